@@ -1,0 +1,154 @@
+"""The topic registry: every Kafka topic credstream uses, its events, key rule and consumers.
+
+Topic names carry their contract version (`.v1`); a breaking change gets a new topic version and
+an upcaster. Records are keyed by the entity whose events must stay in order, so that one
+partition sees them in sequence (Kafka orders records per partition only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from contracts.base import Event
+from contracts.v1.assessment import AchievementDefined, AchievementEarned, AssessmentResultSubmitted
+from contracts.v1.issuance import CredentialIssued
+from contracts.v1.qa import (
+    AttestationExpired,
+    AttestationGranted,
+    AttestationRenewed,
+    AttestationSubmitted,
+    AttestationWithdrawn,
+)
+from contracts.v1.revocation import CredentialStatusChanged, CredentialStatusChangeRequested
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One Kafka topic and its contract."""
+
+    name: str
+    events: tuple[type[Event], ...]
+    key: str
+    description: str
+    partitions: int = 3
+    compacted: bool = False
+    producers: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+    config: dict[str, str] = field(default_factory=dict)
+
+    def event_types(self) -> dict[str, type[Event]]:
+        return {event.event_type: event for event in self.events}
+
+
+ASSESSMENT_RESULTS = Topic(
+    name="credstream.assessment.results.v1",
+    events=(AssessmentResultSubmitted,),
+    key="learner.id (so one learner's results are evaluated in order)",
+    description="Assessment results from LMSs, in credstream's own contract.",
+    partitions=6,
+    producers=("lms",),
+    consumers=("assessment",),
+)
+ACHIEVEMENT_DEFINITIONS = Topic(
+    name="credstream.achievement.definitions.v1",
+    events=(AchievementDefined,),
+    key="achievement_id (compacted: the newest definition of each achievement is kept)",
+    description="Achievement definitions with their assessment criteria.",
+    compacted=True,
+    producers=("issuance", "operator"),
+    consumers=("assessment",),
+)
+ACHIEVEMENTS_EARNED = Topic(
+    name="credstream.achievement.earned.v1",
+    events=(AchievementEarned,),
+    key="earned_id (one learner + achievement + award)",
+    description="A learner met an achievement's criteria; issuance turns it into a credential.",
+    partitions=6,
+    producers=("assessment",),
+    consumers=("issuance",),
+)
+CREDENTIALS_ISSUED = Topic(
+    name="credstream.credential.issued.v1",
+    events=(CredentialIssued,),
+    key="credential_id",
+    description="Signed credentials as issued: the stream agencies and registries subscribe to.",
+    partitions=6,
+    producers=("issuance",),
+    consumers=("revocation", "agencies"),
+)
+QA_SUBMISSIONS = Topic(
+    name="credstream.qa.submissions.v1",
+    events=(AttestationSubmitted,),
+    key="subject id (issuer or achievement the attestation covers)",
+    description="Attestations signed and submitted by QA agencies.",
+    producers=("qa-agency",),
+    consumers=("qa",),
+)
+QA_ATTESTATIONS = Topic(
+    name="credstream.qa.attestations.v1",
+    events=(AttestationGranted, AttestationRenewed, AttestationWithdrawn, AttestationExpired),
+    key="attestation_id",
+    description="Accepted attestations and their life cycle, as validated by the QA service.",
+    producers=("qa",),
+    consumers=("issuance",),
+)
+STATUS_REQUESTS = Topic(
+    name="credstream.credential.status-requests.v1",
+    events=(CredentialStatusChangeRequested,),
+    key="credential_id",
+    description="Requests to revoke, suspend or lift the suspension of a credential.",
+    producers=("provider", "qa", "operator"),
+    consumers=("revocation",),
+)
+CREDENTIAL_STATUS = Topic(
+    name="credstream.credential.status.v1",
+    events=(CredentialStatusChanged,),
+    key="credential_id",
+    description="Status changes applied and published in a Bitstring Status List.",
+    producers=("revocation",),
+    consumers=("agencies",),
+)
+
+EVENT_TOPICS: tuple[Topic, ...] = (
+    ASSESSMENT_RESULTS,
+    ACHIEVEMENT_DEFINITIONS,
+    ACHIEVEMENTS_EARNED,
+    CREDENTIALS_ISSUED,
+    QA_SUBMISSIONS,
+    QA_ATTESTATIONS,
+    STATUS_REQUESTS,
+    CREDENTIAL_STATUS,
+)
+
+CONSUMER_GROUPS: dict[str, tuple[Topic, ...]] = {
+    "assessment": (ASSESSMENT_RESULTS, ACHIEVEMENT_DEFINITIONS),
+    "issuance": (ACHIEVEMENTS_EARNED, QA_ATTESTATIONS),
+    "qa": (QA_SUBMISSIONS,),
+    "revocation": (STATUS_REQUESTS, CREDENTIALS_ISSUED),
+}
+"""Each service's consumer group and the topics it reads."""
+
+
+def dead_letter_topic(group: str) -> str:
+    """The dead-letter topic of one consumer group.
+
+    A dead-lettered record keeps its original key, value and headers, plus `dlq.*` headers with
+    the reason code, error class and message, source topic/partition/offset and consumer group.
+    """
+    return f"credstream.dlq.{group}.v1"
+
+
+DEAD_LETTER_TOPICS: tuple[str, ...] = tuple(dead_letter_topic(g) for g in CONSUMER_GROUPS)
+
+DLQ_REASON = "dlq.reason"
+DLQ_ERROR_CLASS = "dlq.error_class"
+DLQ_ERROR_MESSAGE = "dlq.error_message"
+DLQ_SOURCE_TOPIC = "dlq.source_topic"
+DLQ_SOURCE_PARTITION = "dlq.source_partition"
+DLQ_SOURCE_OFFSET = "dlq.source_offset"
+DLQ_CONSUMER_GROUP = "dlq.consumer_group"
+DLQ_FAILED_AT = "dlq.failed_at"
+
+
+def all_topic_names() -> list[str]:
+    return [t.name for t in EVENT_TOPICS] + list(DEAD_LETTER_TOPICS)

@@ -1,0 +1,1 @@
+"""credstream's services. Each is a small package; they share only `contracts` and `runtime`."""

@@ -1,0 +1,97 @@
+"""Assessment rules: when does a set of results earn an achievement?
+
+Policy (docs/assessment.md):
+- A required activity is *passed* by a result that did not fail (`success` is not false), is not
+  incomplete (`completion` is not false), reaches the minimum normalised score when the
+  achievement sets one, reports `success = true` when the achievement requires it, and shows at
+  least one positive signal (success, completion or a score) when it requires neither.
+- The achievement is earned when every required activity has a passing result. All stored
+  results count, whatever order they arrived in; a later failed re-take never undoes a pass.
+- It is earned once per (issuer, learner, achievement): a re-take, a duplicate or an improved
+  result after that changes nothing (awards beyond the first are a later policy).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+# Namespace for earned ids (uuid5): the same learner + achievement + award always maps to the
+# same id, so the fact has one identity wherever it is re-derived.
+EARNED_NAMESPACE = uuid.UUID("6f1d9a2e-3c4b-5d6e-8f70-112233445566")
+
+
+class AssessmentError(Exception):
+    """Root of the assessment service's domain errors."""
+
+    reason_code = "assessment_rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Criteria:
+    required_activity_ids: tuple[str, ...]
+    min_scaled_score: float | None = None
+    require_success: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Achievement:
+    achievement_id: str
+    issuer_id: str
+    revision: int
+    name: str
+    criteria: Criteria
+    status: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Learner:
+    learner_id: str
+    email: str | None = None
+    name: str | None = None
+    did: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    result_id: str
+    activity_id: str
+    score_scaled: float | None
+    success: bool | None
+    completion: bool | None
+    occurred_at: datetime
+
+
+def passes(criteria: Criteria, result: Result) -> bool:
+    """Does this one result pass its activity under these criteria?"""
+    if result.success is False or result.completion is False:
+        return False
+    if criteria.require_success and result.success is not True:
+        return False
+    if criteria.min_scaled_score is not None:
+        return result.score_scaled is not None and result.score_scaled >= criteria.min_scaled_score
+    if criteria.require_success:
+        return True
+    return result.success is True or result.completion is True or result.score_scaled is not None
+
+
+def evidence(criteria: Criteria, results: list[Result]) -> list[Result] | None:
+    """The best passing result of each required activity, or None if any activity lacks one.
+
+    "Best" is the highest score, then the earliest; the choice only affects the evidence listed.
+    """
+    chosen: list[Result] = []
+    for activity_id in criteria.required_activity_ids:
+        passing = [r for r in results if r.activity_id == activity_id and passes(criteria, r)]
+        if not passing:
+            return None
+        passing.sort(key=lambda r: (-(r.score_scaled if r.score_scaled is not None else -2.0), r.occurred_at))
+        chosen.append(passing[0])
+    return chosen
+
+
+def earned_id(*, issuer_id: str, achievement_id: str, learner_id: str, award: int = 1) -> str:
+    """The deterministic id of one award of one achievement to one learner."""
+    name = "\x1f".join((issuer_id, achievement_id, learner_id, str(award)))
+    return f"urn:uuid:{uuid.uuid5(EARNED_NAMESPACE, name)}"

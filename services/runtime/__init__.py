@@ -1,0 +1,1 @@
+"""The thin shared runtime: infrastructure every service needs, and no domain words."""

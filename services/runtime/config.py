@@ -1,0 +1,54 @@
+"""Typed settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Defaults suit the native local runner only.
+
+    A subclass sets `env_prefix` (e.g. `ASSESSMENT_`), so `ASSESSMENT_DATABASE_URL` configures
+    the assessment service and nothing else.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: str
+    instance_id: str = Field(default="local-1", description="Distinguishes instances in logs.")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    database_url: SecretStr
+    database_schema: str
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 10
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    consumer_group: str | None = Field(
+        default=None, description="Kafka consumer group; defaults to the service name."
+    )
+    consumer_max_poll_records: int = 100
+    retry_attempts: int = Field(
+        default=3, description="Attempts for an unexpected error before the record is dead-lettered."
+    )
+    transient_retry_window_s: float = Field(
+        default=120.0,
+        description="How long a transient fault (database or broker down) is retried in place "
+        "before the record is handed back to Kafka (seek) to be fetched again; never dead-lettered.",
+    )
+    relay_batch_size: int = 500
+    relay_idle_poll_s: float = Field(
+        default=1.0, description="Relay poll when no NOTIFY arrives (NOTIFY is the fast path)."
+    )
+    outbox_retention_s: float = 24 * 3600.0
+    fault_injection: str | None = Field(
+        default=None,
+        description="Test-only crash points (e.g. `relay.before_publish`): the process kills "
+        "itself with SIGKILL there. Used by the kill tests; never set in production.",
+    )

@@ -1,0 +1,46 @@
+"""PostgreSQL pool and transactions (asyncpg)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from services.runtime.config import ServiceSettings
+
+Connection = asyncpg.Connection
+Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as Python objects; the server keeps its binary form.
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:
+    """A pool whose connections see the service's own schema first (`search_path`)."""
+    pool = await asyncpg.create_pool(
+        dsn=settings.database_url.get_secret_value(),
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+        init=_init_connection,
+        server_settings={
+            "search_path": settings.database_schema,
+            "application_name": f"credstream-{settings.service_name}",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One connection in one READ COMMITTED transaction: committed on exit, rolled back on error.
+
+    Handlers own the transaction; repositories only take the connection, so a state change and
+    its outbox row always commit together.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        yield conn

@@ -1,0 +1,199 @@
+"""The transactional outbox: `enqueue` in the caller's transaction, `OutboxRelay` publishes.
+
+Design (style guide, "faststream-outbox design notes"): an event row is written on the same
+connection and in the same transaction as the state change it announces, so both commit or
+neither does. One relay per service holds a PostgreSQL session advisory lock and publishes rows
+in id order; the lock makes it the only publisher, so records of one key leave in the order they
+were committed (a second instance waits as a standby; the lock is released the moment its
+holder's session ends, e.g. on SIGKILL). `LISTEN/NOTIFY` wakes the relay at once; a slow poll
+covers a missed notification. A crash after publish and before marking publishes a row twice;
+every consumer's inbox absorbs that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+
+from contracts.base import Event
+from contracts.envelope import TRACEPARENT, TRACESTATE, CloudEventAttributes
+from contracts.topics import Topic
+from services.runtime.config import ServiceSettings
+from services.runtime.faults import crash_point
+from services.runtime.telemetry import metrics, tracer
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "credstream_outbox"
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    *,
+    topic: Topic,
+    key: str,
+    event: Event,
+    source: str,
+    event_id: str | None = None,
+    subject: str | None = None,
+) -> str:
+    """Write `event` as an outbox row on `conn` (inside the caller's transaction).
+
+    The event id is fixed now, so a re-published row carries the same `ce_id`; the current
+    trace context is stored with it, so the relay's publish joins the trace that caused it.
+    Returns the event id.
+    """
+    if event.event_type not in topic.event_types():
+        raise ValueError(f"{event.event_type} is not an event of topic {topic.name}")
+    event_id = event_id or str(uuid.uuid4())
+    attributes = CloudEventAttributes(
+        id=event_id,
+        source=source,
+        type=event.event_type,
+        time=datetime.now(UTC),
+        subject=subject,
+        dataschema=event.dataschema(),
+    )
+    headers: dict[str, str] = {k: v.decode() for k, v in attributes.to_headers()}
+    propagate.inject(headers)
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        topic.name,
+        key.encode(),
+        [[k, v] for k, v in headers.items()],
+        event.model_dump_json(exclude_none=True).encode(),
+        event_id,
+        event.event_type,
+    )
+    # Delivered at commit, and only if the transaction commits.
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+    return event_id
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to Kafka, in order, at least once."""
+
+    def __init__(
+        self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: ServiceSettings
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._lock_key = f"credstream.outbox.{settings.database_schema}"
+        self.is_leader = False
+        self.published = 0
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Relay until cancelled; survives database and broker outages."""
+        backoff = 0.5
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.is_leader = False
+                log.exception("outbox relay failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            else:
+                backoff = 0.5
+
+    async def _lead(self) -> None:
+        async with self._pool.acquire() as leader:
+            if not await leader.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
+                # Another instance of this service relays; stay a standby.
+                await asyncio.sleep(2.0)
+                return
+            self.is_leader = True
+            await leader.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            last_cleanup = 0.0
+            loop = asyncio.get_running_loop()
+            try:
+                while True:
+                    self._wake.clear()
+                    sent = await self.publish_pending()
+                    if loop.time() - last_cleanup > 60:
+                        await self._cleanup()
+                        last_cleanup = loop.time()
+                    if sent < self._settings.relay_batch_size:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self._settings.relay_idle_poll_s)
+            finally:
+                self.is_leader = False
+                with contextlib.suppress(Exception):
+                    await leader.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                    await leader.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock_key)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows; returns how many were published."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT id, topic, key, headers, payload FROM outbox "
+                "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self._settings.relay_batch_size,
+            )
+            if not rows:
+                return 0
+            crash_point(self._settings.fault_injection, "relay.before_publish")
+            futures = []
+            for row in rows:
+                futures.append(await self._send(row))
+            await asyncio.gather(*futures)
+            crash_point(self._settings.fault_injection, "relay.after_publish")
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        self.published += len(rows)
+        metrics().published.add(len(rows))
+        return len(rows)
+
+    async def _send(self, row: asyncpg.Record) -> asyncio.Future[Any]:
+        stored = {k: v for k, v in row["headers"]}
+        parent = propagate.extract(stored)
+        token = otel_context.attach(parent)
+        try:
+            with tracer().start_as_current_span(
+                f"{row['topic']} publish",
+                kind=trace.SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": row["topic"],
+                    "messaging.message.id": stored.get("ce_id", ""),
+                    "credstream.outbox.id": row["id"],
+                },
+            ):
+                outgoing = {k: v for k, v in stored.items() if k not in (TRACEPARENT, TRACESTATE)}
+                propagate.inject(outgoing)
+                future: asyncio.Future[Any] = await self._producer.send(
+                    row["topic"],
+                    value=bytes(row["payload"]),
+                    key=bytes(row["key"]),
+                    headers=[(k, v.encode()) for k, v in outgoing.items()],
+                )
+                return future
+        finally:
+            otel_context.detach(token)
+
+    async def _cleanup(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+                self._settings.outbox_retention_s,
+            )

@@ -1,0 +1,112 @@
+"""Runs a service: migrations, producer, outbox relay, consumers and HTTP in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from services.runtime.config import ServiceSettings
+from services.runtime.messaging import ConsumerPipeline
+from services.runtime.migrate import RUNTIME_MIGRATIONS, migrate
+from services.runtime.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceHost:
+    """Everything one service process runs; `create_app` of each service builds one."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    broker: KafkaBroker
+    relay: OutboxRelay
+    migrations: Path
+    http: FastAPI | None = None
+    pipelines: list[ConsumerPipeline] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _server: uvicorn.Server | None = None
+    started: bool = False
+
+    async def start(self, *, serve_http: bool = True) -> None:
+        async with self.pool.acquire() as conn:
+            applied = await migrate(
+                conn,
+                schema=self.settings.database_schema,
+                components=[("runtime", RUNTIME_MIGRATIONS), (self.settings.service_name, self.migrations)],
+            )
+        if applied:
+            log.info("migrations applied: %s", ", ".join(applied))
+        await self.producer.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        await self.broker.start()
+        if serve_http and self.http is not None:
+            config = uvicorn.Config(
+                self.http,
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+            )
+            self._server = uvicorn.Server(config)
+            self._tasks.append(asyncio.create_task(self._server.serve(), name="http"))
+        self.started = True
+        log.info(
+            "%s started (http %s:%d, kafka %s)",
+            self.settings.service_name,
+            self.settings.http_host,
+            self.settings.http_port,
+            self.settings.kafka_bootstrap_servers,
+        )
+
+    async def readiness(self) -> dict[str, bool]:
+        database = False
+        with contextlib.suppress(Exception):
+            async with self.pool.acquire() as conn:
+                database = await conn.fetchval("SELECT true") is True
+        broker = False
+        with contextlib.suppress(Exception):
+            broker = bool(await self.broker.ping(timeout=2.0))
+        relay_task = next((t for t in self._tasks if t.get_name() == "outbox-relay"), None)
+        return {
+            "started": self.started,
+            "database": database,
+            "kafka": broker,
+            "outbox_relay": relay_task is not None and not relay_task.done(),
+        }
+
+    async def stop(self) -> None:
+        self.started = False
+        if self._server is not None:
+            self._server.should_exit = True
+        await self.broker.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.producer.stop()
+        await self.pool.close()
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("%s stopping", self.settings.service_name)
+        await self.stop()
