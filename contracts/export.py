@@ -1,7 +1,7 @@
 """Generate JSON Schema and the AsyncAPI 3 document from the contract models.
 
-    python -m contracts.export          # write contracts/schemas/ and contracts/asyncapi/
-    python -m contracts.export --check  # exit 1 if the committed files differ (CI drift check)
+python -m contracts.export          # write contracts/schemas/ and contracts/asyncapi/
+python -m contracts.export --check  # exit 1 if the committed files differ (CI drift check)
 """
 
 from __future__ import annotations
@@ -116,9 +116,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "kafka": {
                     "topic": topic.name,
                     "partitions": topic.partitions,
-                    "topicConfiguration": {
-                        "cleanup.policy": ["compact"] if topic.compacted else ["delete"]
-                    },
+                    "topicConfiguration": {"cleanup.policy": ["compact"] if topic.compacted else ["delete"]},
                     "bindingVersion": "0.5.0",
                 }
             },
@@ -196,14 +194,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.check:
         stale = drift()
-        for path in stale:
-            print(f"drift: {path} (run `python -m contracts.export`)", file=sys.stderr)
+        for stale_path in stale:
+            sys.stderr.write(f"drift: {stale_path} (run `python -m contracts.export`)\n")
         return 1 if stale else 0
-    for stale in SCHEMA_DIR.glob("*.json"):
-        stale.unlink()
-    for path, text in render().items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    for old in SCHEMA_DIR.glob("*.json"):
+        old.unlink()
+    for target, text in render().items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
     return 0
 
 

@@ -33,7 +33,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +147,13 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for(what: str, check: object, timeout: float, proc_pid: int | None = None, log_file: Path | None = None) -> None:
+def wait_for(
+    what: str,
+    check: object,
+    timeout: float,
+    proc_pid: int | None = None,
+    log_file: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if callable(check) and check():
@@ -173,15 +179,15 @@ def terminate(pid: int, name: str, grace: float) -> None:
         time.sleep(0.2)
     if alive(pid):
         log(f"{name} did not stop in {grace:.0f}s; killing")
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         while alive(pid):
             time.sleep(0.1)
 
 
-def spawn(args: list[str], *, log_file: Path, env: dict[str, str] | None = None, user: str | None = None) -> int:
+def spawn(
+    args: list[str], *, log_file: Path, env: dict[str, str] | None = None, user: str | None = None
+) -> int:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(
@@ -211,8 +217,16 @@ def kafka_libs() -> Path:
     shutil.rmtree(libs, ignore_errors=True)  # copy-dependencies never deletes stale jars
     log(f"assembling Apache Kafka {KAFKA_VERSION} from Maven Central into {libs} (once)")
     subprocess.run(
-        ["mvn", "-B", "-q", "-f", str(HERE / "kafka" / "pom.xml"), "package",
-         f"-Dkafka.version={KAFKA_VERSION}", f"-Dkafka.libs.dir={libs}"],
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(HERE / "kafka" / "pom.xml"),
+            "package",
+            f"-Dkafka.version={KAFKA_VERSION}",
+            f"-Dkafka.libs.dir={libs}",
+        ],
         check=True,
     )
     shutil.rmtree(HERE / "kafka" / "target", ignore_errors=True)
@@ -280,22 +294,49 @@ def start_kafka(stack: Stack) -> None:
         # --standalone writes the controller's host:port into the metadata log: the ports of a
         # profile must not change once its data directory is formatted.
         subprocess.run(
-            ["java", "-Xmx256m", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-             "-t", cluster_id(), "-c", str(config)],
-            check=True, stdout=subprocess.DEVNULL,
+            [
+                "java",
+                "-Xmx256m",
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id(),
+                "-c",
+                str(config),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
     log_file = stack.logs / "kafka.log"
     heap = os.environ.get("CREDSTREAM_KAFKA_HEAP", "-Xms256m -Xmx768m").split()
     pid = spawn(
-        ["java", *heap, "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
-         f"-Dlog4j2.configurationFile={HERE / 'kafka' / 'log4j2.properties'}",
-         f"-Dkafka.logs.dir={stack.logs}", "-cp", classpath, "kafka.Kafka", str(config)],
+        [
+            "java",
+            *heap,
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={HERE / 'kafka' / 'log4j2.properties'}",
+            f"-Dkafka.logs.dir={stack.logs}",
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(config),
+        ],
         log_file=log_file,
     )
     stack.pids["kafka"] = pid
     stack.save()
-    wait_for("kafka", lambda: port_open(stack.ports["kafka"]) and "Kafka Server started" in log_file.read_text(),
-             90, pid, log_file)
+    wait_for(
+        "kafka",
+        lambda: port_open(stack.ports["kafka"]) and "Kafka Server started" in log_file.read_text(),
+        90,
+        pid,
+        log_file,
+    )
     log(f"kafka {KAFKA_VERSION} ready on {stack.bootstrap_servers} (pid {pid})")
 
 
@@ -338,7 +379,14 @@ def pg_layout(stack: Stack) -> tuple[Path, Path, str | None]:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER,
+            ],
             check=True,
         )
     if _traversable_by_others(bindir) and _traversable_by_others(stack.var.parent):
@@ -380,9 +428,21 @@ def start_postgres(stack: Stack) -> None:
         if user:
             shutil.chown(pwfile, user)
         subprocess.run(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
-             "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C"],
-            check=True, stdout=subprocess.DEVNULL, user=user,
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            user=user,
         )
         pwfile.unlink()
     log_file = data.parent / "postgres.log"
@@ -391,8 +451,23 @@ def start_postgres(stack: Stack) -> None:
         # Tests kill processes, not machines: without fsync a process crash still loses nothing.
         options += " -c fsync=off -c full_page_writes=off"
     subprocess.run(
-        [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log_file), "-o", options, "-w", "-t", "60", "start"],
-        check=True, stdout=subprocess.DEVNULL, user=user, start_new_session=True,
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        user=user,
+        start_new_session=True,
     )
     stack.pids["postgres"] = int((data / "postmaster.pid").read_text().split()[0])
     stack.save()
@@ -420,7 +495,10 @@ def stop_postgres(stack: Stack) -> None:
     if (data / "postmaster.pid").exists():
         subprocess.run(
             [str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "-t", "30", "stop"],
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, user=user,
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=user,
         )
     pid = stack.pids.get("postgres")
     if pid and alive(pid):
@@ -457,7 +535,7 @@ def start_services(stack: Stack) -> None:
         pid = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=stack.service_env(spec))
         stack.pids[spec.name] = pid
         stack.save()
-        wait_for(spec.name, lambda port=port: service_ready(port), 60, pid, log_file)  # type: ignore[misc]
+        wait_for(spec.name, lambda port=port: service_ready(port), 60, pid, log_file)
         log(f"{spec.name} ready on http://127.0.0.1:{port} (pid {pid}, log {log_file})")
 
 
@@ -504,7 +582,13 @@ def print_status(stack: Stack) -> None:
     ]
     for spec in SERVICES:
         port = stack.ports[spec.name]
-        rows.append((spec.name, f"http://127.0.0.1:{port} (/health/ready, /docs)", stack.pids.get(spec.name)))
+        rows.append(
+            (
+                spec.name,
+                f"http://127.0.0.1:{port} (/health/ready, /docs)",
+                stack.pids.get(spec.name),
+            )
+        )
     print(f"\ncredstream local platform, profile '{stack.profile}' (logs: {stack.logs})")
     for name, where, pid in rows:
         state = f"running, pid {pid}" if alive(pid) else "stopped"
@@ -513,8 +597,11 @@ def print_status(stack: Stack) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="credstream-local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="credstream-local",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["up", "down", "status", "infra", "seed"])
     parser.add_argument("--profile", default=os.environ.get("CREDSTREAM_PROFILE", "default"))
     args = parser.parse_args(argv)
@@ -534,4 +621,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

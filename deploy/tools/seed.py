@@ -1,6 +1,8 @@
 """Publish achievement definitions from a JSON file (the foundation's operator seed).
 
-    python -m deploy.tools.seed --bootstrap-servers 127.0.0.1:9092 [deploy/config/seed/achievements.json]
+    python -m deploy.tools.seed --bootstrap-servers 127.0.0.1:9092 [FILE]
+
+FILE defaults to deploy/config/seed/achievements.json.
 
 Definitions are `achievement.defined` events; the assessment service keeps its own copy. The
 event id is derived from (achievement, revision), so seeding twice is harmless.
@@ -25,8 +27,12 @@ DEFAULT_FILE = Path(__file__).resolve().parents[1] / "config" / "seed" / "achiev
 SOURCE = "urn:credstream:operator:seed"
 
 
+def load(path: Path) -> list[AchievementDefined]:
+    return [AchievementDefined.model_validate(d) for d in json.loads(path.read_text())]
+
+
 async def seed(bootstrap_servers: str, path: Path) -> int:
-    definitions = [AchievementDefined.model_validate(d) for d in json.loads(path.read_text())]
+    definitions = load(path)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True)
     await producer.start()
     try:

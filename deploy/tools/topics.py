@@ -1,6 +1,6 @@
 """Create every topic of the contract registry (idempotent).
 
-    python -m deploy.tools.topics --bootstrap-servers 127.0.0.1:9092
+python -m deploy.tools.topics --bootstrap-servers 127.0.0.1:9092
 """
 
 from __future__ import annotations

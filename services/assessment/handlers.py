@@ -48,7 +48,9 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
             publish=_publisher(conn, settings),
         )
 
-    async def on_achievement_defined(inbound: InboundEvent[AchievementDefined], conn: asyncpg.Connection) -> None:
+    async def on_achievement_defined(
+        inbound: InboundEvent[AchievementDefined], conn: asyncpg.Connection
+    ) -> None:
         await service.define_achievement(
             inbound.event, repo=AssessmentRepository(conn), publish=_publisher(conn, settings)
         )
@@ -56,6 +58,9 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
     subscribe(
         broker,
         pipeline,
-        [(ASSESSMENT_RESULTS, on_assessment_result_submitted), (ACHIEVEMENT_DEFINITIONS, on_achievement_defined)],
+        [
+            (ASSESSMENT_RESULTS, on_assessment_result_submitted),
+            (ACHIEVEMENT_DEFINITIONS, on_achievement_defined),
+        ],
         settings=settings,
     )

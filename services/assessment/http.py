@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Header
 
 from services.assessment.repository import AssessmentRepository
 from services.assessment.settings import Settings
+from services.runtime.db import acquire
 from services.runtime.http import Problem, ReadinessCheck, health_router, install_problem_handlers
 
 
@@ -33,7 +34,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
 
     @app.get("/admin/achievements", dependencies=[Depends(require_admin)])
     async def list_achievements(issuer_id: str | None = None) -> list[dict[str, Any]]:
-        async with pool.acquire() as conn:
+        async with acquire(pool) as conn:
             rows = await AssessmentRepository(conn).list_achievements(issuer_id=issuer_id)
         return [
             {

@@ -131,7 +131,9 @@ class AssessmentRepository:
         )
         return bool(inserted)
 
-    async def list_results(self, *, issuer_id: str, learner_id: str, activity_ids: tuple[str, ...]) -> list[Result]:
+    async def list_results(
+        self, *, issuer_id: str, learner_id: str, activity_ids: tuple[str, ...]
+    ) -> list[Result]:
         rows = await self._conn.fetch(
             "SELECT result_id, activity_id, score_scaled, success, completion, occurred_at "
             "FROM results WHERE issuer_id = $1 AND learner_id = $2 AND activity_id = ANY($3::text[])",

@@ -100,10 +100,16 @@ async def define_achievement(
 
 
 async def _award_if_met(
-    achievement: Achievement, learner: Learner, *, repo: AssessmentRepository, publish: PublishEarned
+    achievement: Achievement,
+    learner: Learner,
+    *,
+    repo: AssessmentRepository,
+    publish: PublishEarned,
 ) -> str | None:
     if await repo.has_earned(
-        issuer_id=achievement.issuer_id, achievement_id=achievement.achievement_id, learner_id=learner.learner_id
+        issuer_id=achievement.issuer_id,
+        achievement_id=achievement.achievement_id,
+        learner_id=learner.learner_id,
     ):
         return None
     results = await repo.list_results(
@@ -116,7 +122,9 @@ async def _award_if_met(
         return None
     earned_at = datetime.now(UTC)
     eid = earned_id(
-        issuer_id=achievement.issuer_id, achievement_id=achievement.achievement_id, learner_id=learner.learner_id
+        issuer_id=achievement.issuer_id,
+        achievement_id=achievement.achievement_id,
+        learner_id=learner.learner_id,
     )
     if not await repo.insert_earned(
         issuer_id=achievement.issuer_id,
@@ -133,7 +141,9 @@ async def _award_if_met(
             issuer_id=achievement.issuer_id,
             achievement_id=achievement.achievement_id,
             achievement_revision=achievement.revision,
-            learner=LearnerRef(id=learner.learner_id, email=learner.email, name=learner.name, did=learner.did),
+            learner=LearnerRef(
+                id=learner.learner_id, email=learner.email, name=learner.name, did=learner.did
+            ),
             earned_at=earned_at,
             evidence=[
                 EvidenceRef(

@@ -35,7 +35,8 @@ class ServiceSettings(BaseSettings):
     )
     consumer_max_poll_records: int = 100
     retry_attempts: int = Field(
-        default=3, description="Attempts for an unexpected error before the record is dead-lettered."
+        default=3,
+        description="Attempts for an unexpected error before the record is dead-lettered.",
     )
     transient_retry_window_s: float = Field(
         default=120.0,

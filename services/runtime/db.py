@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 import asyncpg
 
@@ -42,5 +43,12 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
     Handlers own the transaction; repositories only take the connection, so a state change and
     its outbox row always commit together.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with acquire(pool) as conn, conn.transaction():
         yield conn
+
+
+@asynccontextmanager
+async def acquire(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection (a proxy with the Connection interface), returned on exit."""
+    async with pool.acquire() as proxy:
+        yield cast(asyncpg.Connection, proxy)

@@ -41,7 +41,8 @@ class DeadLetterPublisher:
         only after this returns, so a refused record is never lost. Retries while the broker is
         unreachable (that is not the record's fault)."""
         message = str(error)[:MAX_MESSAGE_CHARS]
-        headers = list(record.headers or ()) + [
+        headers = [
+            *(record.headers or ()),
             (DLQ_REASON, reason.encode()),
             (DLQ_ERROR_CLASS, type(error).__name__.encode()),
             (DLQ_ERROR_MESSAGE, message.encode("utf-8", "replace")),

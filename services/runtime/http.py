@@ -18,7 +18,9 @@ ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 class Problem(Exception):
     """An HTTP error answered as `application/problem+json` (RFC 9457)."""
 
-    def __init__(self, status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
@@ -27,7 +29,9 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
@@ -70,7 +74,8 @@ def health_router(ready: ReadinessCheck) -> APIRouter:
         checks = await ready()
         ok = all(checks.values())
         return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
         )
 
     return router

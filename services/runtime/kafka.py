@@ -17,14 +17,5 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=5,
         max_batch_size=256 * 1024,
-        compression_type="lz4" if _has_lz4() else None,
         request_timeout_ms=30_000,
     )
-
-
-def _has_lz4() -> bool:
-    try:
-        import lz4  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -208,7 +208,11 @@ class ConsumerPipeline:
                 delay = min(delay * 2, 5.0)
 
     async def _reject(
-        self, record: ConsumerRecord[bytes, bytes], span: trace.Span, reason: str, exc: BaseException
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        span: trace.Span,
+        reason: str,
+        exc: BaseException,
     ) -> None:
         span.set_attribute("credstream.dead_letter.reason", reason)
         await self._dead_letters.publish(record, group=self.group, reason=reason, error=exc)
@@ -229,9 +233,7 @@ def _validation_error(model: type[Event], exc: ValidationError) -> PermanentErro
     errors = exc.errors(include_url=False, include_input=False)
     if any(e["type"] in ("json_invalid", "json_type") for e in errors) and len(errors) == 1:
         return PermanentError("malformed_json", f"payload is not valid JSON: {errors[0]['msg']}")
-    details = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:8]
-    )
+    details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:8])
     more = f" (+{len(errors) - 8} more)" if len(errors) > 8 else ""
     return PermanentError("schema_invalid", f"{model.__name__}: {details}{more}")
 
@@ -259,10 +261,17 @@ def subscribe(
     """One subscriber for the group's topics; each record is routed to its topic's handler."""
     table = {topic.name: (topic, handler) for topic, handler in routes}
 
+    async def keep_bytes(message: KafkaMessage) -> bytes:
+        # FastStream would json-decode the body before our handler runs, so a malformed record
+        # would fail outside the pipeline and never reach the dead-letter topic. The pipeline
+        # decodes and validates the record itself.
+        return bytes(message.body)
+
     @broker.subscriber(
         *table,
         group_id=pipeline.group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=keep_bytes,
         auto_offset_reset="earliest",
         max_poll_records=settings.consumer_max_poll_records,
         # A record may wait through a transient window of retries; stay in the group meanwhile.

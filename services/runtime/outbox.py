@@ -83,9 +83,7 @@ async def enqueue(
 class OutboxRelay:
     """Publishes committed outbox rows to Kafka, in order, at least once."""
 
-    def __init__(
-        self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: ServiceSettings
-    ) -> None:
+    def __init__(self, *, pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: ServiceSettings) -> None:
         self._pool = pool
         self._producer = producer
         self._settings = settings

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.runtime.config import ServiceSettings
+from services.runtime.db import acquire
 from services.runtime.messaging import ConsumerPipeline
 from services.runtime.migrate import RUNTIME_MIGRATIONS, migrate
 from services.runtime.outbox import OutboxRelay
@@ -40,11 +41,14 @@ class ServiceHost:
     started: bool = False
 
     async def start(self, *, serve_http: bool = True) -> None:
-        async with self.pool.acquire() as conn:
+        async with acquire(self.pool) as conn:
             applied = await migrate(
                 conn,
                 schema=self.settings.database_schema,
-                components=[("runtime", RUNTIME_MIGRATIONS), (self.settings.service_name, self.migrations)],
+                components=[
+                    ("runtime", RUNTIME_MIGRATIONS),
+                    (self.settings.service_name, self.migrations),
+                ],
             )
         if applied:
             log.info("migrations applied: %s", ", ".join(applied))
@@ -90,7 +94,11 @@ class ServiceHost:
     async def stop(self) -> None:
         self.started = False
         if self._server is not None:
+            # Let uvicorn finish its own shutdown, which closes the listening socket.
             self._server.should_exit = True
+            http = next(t for t in self._tasks if t.get_name() == "http")
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(http), 10)
         await self.broker.stop()
         for task in self._tasks:
             task.cancel()

@@ -61,7 +61,10 @@ def setup_telemetry(settings: ServiceSettings, *, span_exporter: SpanExporter | 
     """Install tracer and meter providers (once per process) and configure logging."""
     configure_logging(settings)
     resource = Resource.create(
-        {"service.name": f"credstream-{settings.service_name}", "service.instance.id": settings.instance_id}
+        {
+            "service.name": f"credstream-{settings.service_name}",
+            "service.instance.id": settings.instance_id,
+        }
     )
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return  # already installed (tests install an in-memory exporter first)
@@ -94,7 +97,7 @@ def _span_exporter(settings: ServiceSettings) -> SpanExporter | None:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the current trace and span ids (times in UTC)."""
 
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

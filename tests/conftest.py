@@ -1,0 +1,51 @@
+"""Test fixtures: the real local stack (profile `test`), an in-memory span exporter, helpers.
+
+Integration tests run against the real Apache Kafka broker and PostgreSQL server that
+`deploy/local` starts on the `test` profile's ports, so they can run beside a running platform.
+If the test stack is already up (e.g. `python -m deploy.local.runner infra --profile test`), it is
+reused and left running; otherwise it is started here and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from deploy.local import runner
+
+SPANS = InMemorySpanExporter()
+_provider = TracerProvider()
+_provider.add_span_processor(SimpleSpanProcessor(SPANS))
+trace.set_tracer_provider(_provider)
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    return SPANS
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[runner.Stack]:
+    stack = runner.Stack.for_profile(os.environ.get("CREDSTREAM_TEST_PROFILE", "test"))
+    already_up = runner.alive(stack.pids.get("kafka")) and runner.port_open(stack.ports["kafka"])
+    runner.up(stack, services=False)
+    yield stack
+    if not already_up and not os.environ.get("CREDSTREAM_KEEP_STACK"):
+        runner.down(stack)
+
+
+@pytest.fixture(scope="session")
+async def producer(stack: runner.Stack) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=stack.bootstrap_servers, acks="all", enable_idempotence=True
+    )
+    await producer.start()
+    yield producer
+    await producer.stop()

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from deploy.local.runner import Stack
+from services.assessment.app import create_app
+from services.runtime.process import ServiceHost
+from tests.fixtures.assessment import assessment_settings
+from tests.fixtures.kafka import TopicWatcher
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def assessment(stack: Stack) -> AsyncIterator[ServiceHost]:
+    """The assessment service running in this process against the real test stack.
+
+    Module-scoped: modules that kill service processes must not share the consumer group with
+    an in-process instance, so each module starts and stops its own.
+    """
+    host = await create_app(assessment_settings(stack))
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture
+async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(
+        stack.database_url("assessment"), server_settings={"search_path": "assessment"}
+    )
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def watch(stack: Stack) -> AsyncIterator[object]:
+    watchers: list[TopicWatcher] = []
+
+    async def start(topic: str) -> TopicWatcher:
+        watcher = await TopicWatcher(stack.bootstrap_servers, topic).start()
+        watchers.append(watcher)
+        return watcher
+
+    yield start
+    for w in watchers:
+        await w.stop()
