@@ -50,7 +50,8 @@ async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -
     )
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
-    partitions = consumer.partitions_for_topic(ACHIEVEMENTS_EARNED.name) or set()
+    await consumer._client.force_metadata_update()  # so the partitions are known
+    partitions = consumer._client.cluster.partitions_for_topic(ACHIEVEMENTS_EARNED.name) or set()
     tps = [TopicPartition(ACHIEVEMENTS_EARNED.name, p) for p in partitions]
     consumer.assign(tps)
     for tp, end in (await consumer.end_offsets(tps)).items():
