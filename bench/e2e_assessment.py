@@ -34,10 +34,10 @@ from deploy.tools.publish import event_record, publish_event
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -> None:
+async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -> None:  # noqa: ASYNC109
     tag = uuid.uuid4().hex[:10]
     issuer = f"https://bench-{tag}.credstream.example"
     activity = f"{issuer}/activities/exam"
@@ -59,7 +59,9 @@ async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
-    await publish_event(producer, ACHIEVEMENT_DEFINITIONS, definition, key=definition.achievement_id, source="urn:bench")
+    await publish_event(
+        producer, ACHIEVEMENT_DEFINITIONS, definition, key=definition.achievement_id, source="urn:bench"
+    )
     await asyncio.sleep(2.0)  # let the definition land before the results (it is not what we measure)
 
     sent_at: dict[str, float] = {}
@@ -90,7 +92,9 @@ async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -
         )
         value, headers = event_record(result, source="urn:bench:lms")
         sent_at[learner] = time.perf_counter()
-        futures.append(await producer.send(ASSESSMENT_RESULTS.name, value=value, key=learner.encode(), headers=headers))
+        futures.append(
+            await producer.send(ASSESSMENT_RESULTS.name, value=value, key=learner.encode(), headers=headers)
+        )
         if rate:
             delay = start + (i + 1) / rate - time.perf_counter()
             if delay > 0:
@@ -119,10 +123,14 @@ async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--rate", type=float, default=None, help="offered events/s (default: as fast as possible)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="offered events/s (default: as fast as possible)"
+    )
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
     asyncio.run(run(args.bootstrap_servers, args.events, args.rate, args.timeout))

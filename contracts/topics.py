@@ -55,7 +55,7 @@ ACHIEVEMENT_DEFINITIONS = Topic(
     key="achievement_id (compacted: the newest definition of each achievement is kept)",
     description="Achievement definitions with their assessment criteria.",
     compacted=True,
-    producers=("issuance", "operator"),
+    producers=("issuance",),
     consumers=("assessment",),
 )
 ACHIEVEMENTS_EARNED = Topic(

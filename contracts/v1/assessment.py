@@ -93,8 +93,8 @@ class AchievementCriteria(BaseModel):
 
 class AchievementDefined(Event):
     """The definition of an achievement (a micro-credential specification), as far as
-    assessment needs it. Published by whoever owns achievement definitions (the issuance service;
-    in the foundation slice, the operator's seed); the newest `revision` wins."""
+    assessment needs it. Published by the issuance service, which owns achievement definitions
+    (micro-credential specifications); the newest `revision` wins."""
 
     event_type = "credstream.achievement.defined"
 

@@ -56,11 +56,14 @@ class ServiceSpec:
     env_prefix: str
 
 
-SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("assessment", "services.assessment", "ASSESSMENT_"),)
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("assessment", "services.assessment", "ASSESSMENT_"),
+    ServiceSpec("issuance", "services.issuance", "ISSUANCE_"),
+)
 
 PROFILES: dict[str, dict[str, int]] = {
-    "default": {"kafka": 9092, "controller": 9093, "postgres": 5432, "assessment": 8081},
-    "test": {"kafka": 19092, "controller": 19093, "postgres": 15432, "assessment": 18081},
+    "default": {"kafka": 9092, "controller": 9093, "postgres": 5432, "assessment": 8081, "issuance": 8082},
+    "test": {"kafka": 19092, "controller": 19093, "postgres": 15432, "assessment": 18081, "issuance": 18082},
 }
 
 
@@ -110,6 +113,8 @@ class Stack:
             f"{p}DATABASE_URL": self.database_url(spec.name),
             f"{p}HTTP_HOST": "127.0.0.1",
             f"{p}HTTP_PORT": str(self.ports[spec.name]),
+            # did:web identifiers and credential URLs are derived from where the service answers.
+            f"{p}PUBLIC_BASE_URL": f"http://127.0.0.1:{self.ports[spec.name]}",
         }
 
     def save(self) -> None:
@@ -541,10 +546,10 @@ def start_services(stack: Stack) -> None:
 
 def seed(stack: Stack) -> None:
     from deploy.tools.seed import DEFAULT_FILE
-    from deploy.tools.seed import seed as publish
+    from deploy.tools.seed import seed as define
 
-    count = asyncio.run(publish(stack.bootstrap_servers, DEFAULT_FILE))
-    log(f"seeded {count} achievement definitions from {DEFAULT_FILE.relative_to(ROOT)}")
+    issuers, achievements = asyncio.run(define(f"http://127.0.0.1:{stack.ports['issuance']}", DEFAULT_FILE))
+    log(f"seeded {issuers} issuers and {achievements} achievements from {DEFAULT_FILE.relative_to(ROOT)}")
 
 
 def up(stack: Stack, *, services: bool = True) -> None:

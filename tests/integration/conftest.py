@@ -7,8 +7,10 @@ import pytest
 
 from deploy.local.runner import Stack
 from services.assessment.app import create_app
+from services.issuance.app import create_app as create_issuance
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
+from tests.fixtures.issuance import issuance_settings
 from tests.fixtures.kafka import TopicWatcher
 
 pytestmark = pytest.mark.integration
@@ -22,6 +24,16 @@ async def assessment(stack: Stack) -> AsyncIterator[ServiceHost]:
     an in-process instance, so each module starts and stops its own.
     """
     host = await create_app(assessment_settings(stack))
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture(scope="module")
+async def issuance(stack: Stack) -> AsyncIterator[ServiceHost]:
+    """The issuance service running in this process against the real test stack (module-scoped,
+    like `assessment`)."""
+    host = await create_issuance(issuance_settings(stack))
     await host.start()
     yield host
     await host.stop()

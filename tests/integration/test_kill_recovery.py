@@ -4,10 +4,7 @@ exactly one achievement.earned leaves (the transactional outbox at work)."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,64 +14,19 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.topics import ACHIEVEMENT_DEFINITIONS, ACHIEVEMENTS_EARNED, ASSESSMENT_RESULTS
-from deploy.local.runner import ROOT, SERVICES, Stack, service_ready
+from deploy.local.runner import Stack
 from deploy.tools.publish import publish_event
 from tests.fixtures.assessment import LMS_SOURCE, Scenario
+from tests.fixtures.process import ServiceProcess
 from tests.fixtures.waiting import eventually
 from tests.integration.test_assessment_flow import earned_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-class ServiceProcess:
-    """The assessment service as a real OS process on the test stack."""
-
-    def __init__(self, stack: Stack, log: Path) -> None:
-        self.stack = stack
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, **env: str) -> None:
-        spec = next(s for s in SERVICES if s.name == "assessment")
-        full_env = {
-            **os.environ,
-            **self.stack.service_env(spec),
-            "ASSESSMENT_RELAY_IDLE_POLL_S": "0.5",
-            **env,
-        }
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.assessment"],
-                cwd=ROOT,
-                env=full_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def ready(self) -> None:
-        port = self.stack.ports["assessment"]
-
-        async def check() -> bool:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"service exited: {self.log.read_text()[-2000:]}")
-            return service_ready(port)
-
-        await eventually(check, timeout=60, what="assessment service ready")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture
 def service(stack: Stack, tmp_path: Path) -> Iterator[ServiceProcess]:
-    svc = ServiceProcess(stack, tmp_path / "assessment.log")
+    svc = ServiceProcess(stack, "assessment", tmp_path / "assessment.log")
     yield svc
     svc.stop()
 
@@ -118,7 +70,7 @@ async def test_sigkill_between_commit_and_publish_yields_one_achievement_earned(
         assert service.proc is not None
         # The relay reaches the crash point with the first batch it holds (older test rows may
         # be in it too); the process dies by its own SIGKILL.
-        returncode = await _wait_exit(service.proc, 60)
+        returncode = await service.exited(60)
         assert returncode == -signal.SIGKILL, service.log.read_text()[-2000:]
         assert await earned_rows(db, learner) == 1, "the award was committed before the crash"
         assert await unpublished(db, learner) == 1, "its outbox row was not marked published"
@@ -145,12 +97,3 @@ async def test_sigkill_between_commit_and_publish_yields_one_achievement_earned(
 
 async def _zero(count: Any) -> bool:
     return bool(await count == 0)
-
-
-async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> int:
-    async def exited() -> bool:
-        return proc.poll() is not None
-
-    await eventually(exited, timeout=timeout, what="service process exit")
-    assert proc.returncode is not None
-    return proc.returncode

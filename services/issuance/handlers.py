@@ -1,0 +1,77 @@
+"""Kafka subscribers of the issuance service: thin, one per event (style guide, section 3)."""
+
+from __future__ import annotations
+
+import asyncpg
+from faststream.kafka import KafkaBroker
+
+from contracts.topics import ACHIEVEMENT_DEFINITIONS, ACHIEVEMENTS_EARNED, CREDENTIALS_ISSUED
+from contracts.v1.assessment import AchievementDefined, AchievementEarned
+from contracts.v1.issuance import CredentialIssued
+from services.issuance import service
+from services.issuance.domain import Award, Learner
+from services.issuance.repository import IssuanceRepository
+from services.issuance.service import IssuanceContext
+from services.issuance.settings import Settings
+from services.runtime import outbox
+from services.runtime.faults import crash_point
+from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
+
+
+def issuance_context(conn: asyncpg.Connection, settings: Settings) -> IssuanceContext:
+    """The outbox publishers bound to this transaction's connection, plus the configuration."""
+
+    async def publish_issued(event: CredentialIssued) -> None:
+        await outbox.enqueue(
+            conn,
+            topic=CREDENTIALS_ISSUED,
+            key=event.credential_id,
+            event=event,
+            source=settings.event_source,
+            # One event id per credential: a re-issued row is recognisably the same fact.
+            event_id=event.credential_id,
+            subject=event.credential_id,
+        )
+
+    async def publish_defined(event: AchievementDefined) -> None:
+        await outbox.enqueue(
+            conn,
+            topic=ACHIEVEMENT_DEFINITIONS,
+            key=event.achievement_id,
+            event=event,
+            source=settings.event_source,
+            event_id=f"{event.achievement_id}@{event.revision}",
+            subject=event.achievement_id,
+        )
+
+    return IssuanceContext(
+        public_base_url=settings.public_base_url,
+        key_encryption_key=settings.key_encryption_key.get_secret_value(),
+        publish_issued=publish_issued,
+        publish_defined=publish_defined,
+    )
+
+
+def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
+    async def on_achievement_earned(
+        inbound: InboundEvent[AchievementEarned], conn: asyncpg.Connection
+    ) -> None:
+        earned = inbound.event
+        award = Award(
+            earned_id=earned.earned_id,
+            issuer_id=earned.issuer_id,
+            achievement_id=earned.achievement_id,
+            award=earned.award,
+            learner=Learner(
+                learner_id=earned.learner.id,
+                email=earned.learner.email,
+                name=earned.learner.name,
+                did=earned.learner.did,
+            ),
+            earned_at=earned.earned_at,
+        )
+        await service.issue_award(award, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings))
+        # Signed and written, not yet committed: the kill tests crash here.
+        crash_point(settings.fault_injection, "issuance.before_commit")
+
+    subscribe(broker, pipeline, [(ACHIEVEMENTS_EARNED, on_achievement_earned)], settings=settings)

@@ -1,0 +1,222 @@
+"""HTTP API of the issuance service (VC-API shaped), its admin API, and its public documents.
+
+Public: DID documents (did:web), the JSON-LD context and JSON Schema of the profile, and
+`POST /credentials/verify`. Authenticated (bearer admin token): issuers, keys, achievements,
+`POST /credentials/issue`, and reading a stored credential. Every error is problem+json.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import Body, Depends, FastAPI, Header, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.issuance import service
+from services.issuance.domain import IssuanceError, IssuerProfile, MicroCredentialSpec, did_web
+from services.issuance.profile import schema_bytes
+from services.issuance.repository import IssuanceRepository
+from services.issuance.settings import Settings
+from services.issuance.verification import issuer_id_of, verify_credential
+from services.runtime.db import acquire, transaction
+from services.runtime.http import (
+    PROBLEM_JSON,
+    Problem,
+    ReadinessCheck,
+    health_router,
+    install_problem_handlers,
+)
+from services.runtime.vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
+from services.runtime.vc.keys import StaticKeyResolver
+
+ContextFactory = Any  # (conn, settings) -> IssuanceContext, given by the composition root
+
+_STATUS = {
+    "issuer_unknown": 404,
+    "achievement_unknown": 404,
+    "achievement_owned_elsewhere": 409,
+    "issuer_has_no_key": 409,
+    "issuer_not_ours": 422,
+    "profile_invalid": 422,
+}
+
+
+def _problem(error: IssuanceError) -> Problem:
+    status = _STATUS.get(error.reason, 422)
+    return Problem(status, error.reason.replace("_", " ").capitalize(), error.message, reason=error.reason)
+
+
+class IssueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    credential: dict[str, Any]
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class VerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    verifiableCredential: Any
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+def create_http(
+    settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck, context: ContextFactory
+) -> FastAPI:
+    app = FastAPI(
+        title="credstream issuance",
+        version="1.0.0",
+        description="Issuers, micro-credential specifications, VC-API issue and verify, DID documents.",
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router(ready))
+
+    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        if not authorization:
+            raise Problem(401, "Unauthenticated", "an `Authorization: Bearer <token>` header is required")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            token.encode(), settings.admin_token.get_secret_value().encode()
+        ):
+            raise Problem(403, "Forbidden", "the bearer token is not the issuance admin token")
+
+    admin = [Depends(require_admin)]
+
+    # admin: issuers, keys, achievements
+
+    @app.put("/admin/issuers/{issuer_id}", dependencies=admin, status_code=200)
+    async def put_issuer(issuer_id: str, profile: IssuerProfile, response: Response) -> dict[str, Any]:
+        if profile.issuer_id != issuer_id:
+            raise Problem(400, "Invalid request", "issuer_id in the body differs from the path")
+        async with transaction(pool) as conn:
+            created = await service.register_issuer(profile, repo=IssuanceRepository(conn), ctx=context(conn))
+        response.status_code = 201 if created else 200
+        return {
+            "issuer_id": issuer_id,
+            "did": did_web(settings.public_base_url, issuer_id),
+            "created": created,
+        }
+
+    @app.get("/admin/issuers", dependencies=admin)
+    async def list_issuers() -> list[dict[str, Any]]:
+        async with acquire(pool) as conn:
+            issuers = await IssuanceRepository(conn).list_issuers()
+        return [{**i.profile.model_dump(mode="json"), "did": i.did} for i in issuers]
+
+    @app.post("/admin/issuers/{issuer_id}/keys/rotate", dependencies=admin)
+    async def rotate(issuer_id: str) -> dict[str, Any]:
+        async with transaction(pool) as conn:
+            try:
+                key_id = await service.rotate_key(issuer_id, repo=IssuanceRepository(conn), ctx=context(conn))
+            except IssuanceError as error:
+                raise _problem(error) from error
+        return {"issuer_id": issuer_id, "active_key": key_id}
+
+    @app.get("/admin/issuers/{issuer_id}/requests", dependencies=admin)
+    async def requests(issuer_id: str) -> list[dict[str, Any]]:
+        async with acquire(pool) as conn:
+            rows = await IssuanceRepository(conn).request_states(issuer_id)
+        return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
+
+    @app.put("/admin/achievements/{achievement_id}", dependencies=admin)
+    async def put_achievement(achievement_id: str, spec: MicroCredentialSpec) -> dict[str, Any]:
+        if spec.achievement_id != achievement_id:
+            raise Problem(400, "Invalid request", "achievement_id in the body differs from the path")
+        async with transaction(pool) as conn:
+            try:
+                revision, issued = await service.define_achievement(
+                    spec, repo=IssuanceRepository(conn), ctx=context(conn)
+                )
+            except IssuanceError as error:
+                raise _problem(error) from error
+        return {"achievement_id": achievement_id, "revision": revision, "released_credentials": issued}
+
+    @app.get("/admin/achievements", dependencies=admin)
+    async def list_achievements(issuer_id: str | None = None) -> list[dict[str, Any]]:
+        async with acquire(pool) as conn:
+            stored = await IssuanceRepository(conn).list_achievements(issuer_id)
+        return [{**a.spec.model_dump(mode="json"), "revision": a.revision} for a in stored]
+
+    # public documents
+
+    @app.get("/issuers/{issuer_id}/did.json")
+    async def did_document(issuer_id: str) -> JSONResponse:
+        async with acquire(pool) as conn:
+            document = await service.did_document(issuer_id, repo=IssuanceRepository(conn))
+        if document is None:
+            raise Problem(404, "Not found", f"no issuer {issuer_id}")
+        return JSONResponse(document, media_type="application/did+json")
+
+    @app.get("/contexts/micro-credential/v1")
+    async def credstream_context() -> Response:
+        return Response(context_document(CREDSTREAM_CONTEXT_URL), media_type="application/ld+json")
+
+    @app.get("/schemas/micro-credential/v1.json")
+    async def profile_schema() -> Response:
+        return Response(schema_bytes(), media_type="application/schema+json")
+
+    # VC-API
+
+    @app.post("/credentials/issue", dependencies=admin, status_code=201)
+    async def issue(request: Annotated[IssueRequest, Body()]) -> dict[str, Any]:
+        credential = dict(request.credential)
+        issuer_did = issuer_id_of(credential)
+        prefix = did_web(settings.public_base_url, "")
+        if issuer_did is None or not issuer_did.startswith(prefix):
+            raise Problem(
+                422, "Issuer not ours", "credential.issuer must be the did:web of one of our issuers"
+            )
+        async with transaction(pool) as conn:
+            repo = IssuanceRepository(conn)
+            issuer = await repo.get_issuer(issuer_did.removeprefix(prefix))
+            if issuer is None or issuer.did != issuer_did:
+                raise Problem(404, "Issuer unknown", f"{issuer_did} is not a registered issuer")
+            if "validFrom" not in credential:
+                raise Problem(400, "Invalid credential", "credential.validFrom is required")
+            try:
+                signed = await service.sign(credential, issuer=issuer, repo=repo, ctx=context(conn))
+            except IssuanceError as error:
+                raise _problem(error) from error
+        return {"verifiableCredential": signed}
+
+    @app.post("/credentials/verify", response_model=None)
+    async def verify(request: Annotated[VerifyRequest, Body()]) -> JSONResponse:
+        document = request.verifiableCredential
+        resolver = StaticKeyResolver()
+        prefix = did_web(settings.public_base_url, "")
+        proof = document.get("proof") if isinstance(document, dict) else None
+        vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
+        if isinstance(vm, str) and vm.startswith(prefix):
+            async with acquire(pool) as conn:
+                did_doc = await service.did_document(
+                    vm.removeprefix(prefix).split("#")[0], repo=IssuanceRepository(conn)
+                )
+            if did_doc is not None:
+                resolver.add(did_doc)
+        result = verify_credential(document, resolver=resolver)
+        if result.verified:
+            return JSONResponse(result.as_json())
+        body = {
+            "type": "https://credstream.dev/problems/verification-failed",
+            "title": "Verification failed",
+            "status": 400,
+            "detail": "; ".join(f"{e['code']}: {e['message']}" for e in result.errors[:5]),
+            **result.as_json(),
+        }
+        return JSONResponse(body, status_code=400, media_type=PROBLEM_JSON)
+
+    @app.get("/credentials/{credential_uuid}", dependencies=admin)
+    async def get_credential(credential_uuid: str) -> dict[str, Any]:
+        credential_id = (
+            credential_uuid if credential_uuid.startswith("urn:") else f"urn:uuid:{credential_uuid}"
+        )
+        async with acquire(pool) as conn:
+            stored = await IssuanceRepository(conn).get_credential(credential_id)
+        if stored is None:
+            raise Problem(404, "Not found", f"no credential {credential_id}")
+        return stored.document
+
+    return app

@@ -1,0 +1,30 @@
+"""credstream's micro-credential profile as JSON Schema (the document a credential's
+`credentialSchema` names): checked before signing and by the verifier."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+SCHEMA_URL = "https://credstream.dev/schemas/micro-credential/v1.json"
+
+
+def schema_bytes() -> bytes:
+    return resources.files("services.issuance").joinpath("schemas", "micro-credential-v1.json").read_bytes()
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    schema = json.loads(schema_bytes())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def validate_profile(document: Any) -> list[str]:
+    """Every way `document` departs from the profile, as `path: message` (empty when it conforms)."""
+    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]

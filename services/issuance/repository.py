@@ -1,0 +1,288 @@
+"""Every SQL statement of the issuance service. Built on a connection; the caller owns the
+transaction (so a credential and its outbox row always commit together)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIssuer:
+    profile: IssuerProfile
+    did: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredKey:
+    key_id: str
+    issuer_id: str
+    public_multibase: str
+    sealed_secret: bytes
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAchievement:
+    spec: MicroCredentialSpec
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    credential_id: str
+    issuer_id: str
+    achievement_id: str
+    learner_id: str
+    award: int
+    earned_id: str | None
+    document: dict[str, Any]
+    issued_at: datetime
+
+
+def _issuer(row: asyncpg.Record) -> StoredIssuer:
+    profile = IssuerProfile.model_validate(
+        {
+            key: row[key]
+            for key in ("issuer_id", "name", "url", "email", "country_code", "region", "cryptosuite")
+            if row[key] is not None
+        }
+    )
+    return StoredIssuer(profile, row["did"])
+
+
+class IssuanceRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    # issuers and keys
+
+    async def upsert_issuer(self, *, profile: IssuerProfile, did: str) -> bool:
+        """Insert or update an issuer; True when it is new."""
+        inserted = await self._conn.fetchval(
+            """
+            INSERT INTO issuers (issuer_id, did, name, url, email, country_code, region, cryptosuite)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (issuer_id) DO UPDATE SET
+                name = EXCLUDED.name, url = EXCLUDED.url, email = EXCLUDED.email,
+                country_code = EXCLUDED.country_code, region = EXCLUDED.region,
+                cryptosuite = EXCLUDED.cryptosuite, updated_at = now()
+            RETURNING (xmax = 0)
+            """,
+            profile.issuer_id,
+            did,
+            profile.name,
+            str(profile.url) if profile.url else None,
+            profile.email,
+            profile.country_code,
+            profile.region,
+            profile.cryptosuite,
+        )
+        return bool(inserted)
+
+    async def get_issuer(self, issuer_id: str) -> StoredIssuer | None:
+        row = await self._conn.fetchrow("SELECT * FROM issuers WHERE issuer_id = $1", issuer_id)
+        return _issuer(row) if row else None
+
+    async def list_issuers(self) -> list[StoredIssuer]:
+        return [_issuer(row) for row in await self._conn.fetch("SELECT * FROM issuers ORDER BY issuer_id")]
+
+    async def lock_issuer(self, issuer_id: str) -> None:
+        """Serialise key changes of one issuer (rotation against rotation)."""
+        await self._conn.execute("SELECT 1 FROM issuers WHERE issuer_id = $1 FOR UPDATE", issuer_id)
+
+    async def add_key(self, *, key_id: str, issuer_id: str, public_multibase: str, sealed: bytes) -> None:
+        await self._conn.execute(
+            """
+            UPDATE issuer_keys SET status = 'retired', retired_at = now()
+            WHERE issuer_id = $1 AND status = 'active'
+            """,
+            issuer_id,
+        )
+        await self._conn.execute(
+            """
+            INSERT INTO issuer_keys (key_id, issuer_id, public_multibase, sealed_secret, status)
+            VALUES ($1, $2, $3, $4, 'active')
+            """,
+            key_id,
+            issuer_id,
+            public_multibase,
+            sealed,
+        )
+
+    async def keys_of(self, issuer_id: str) -> list[StoredKey]:
+        rows = await self._conn.fetch(
+            """
+            SELECT key_id, issuer_id, public_multibase, sealed_secret, status, created_at
+            FROM issuer_keys WHERE issuer_id = $1 ORDER BY created_at, key_id
+            """,
+            issuer_id,
+        )
+        return [StoredKey(**dict(row)) for row in rows]
+
+    async def active_key(self, issuer_id: str) -> StoredKey | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT key_id, issuer_id, public_multibase, sealed_secret, status, created_at
+            FROM issuer_keys WHERE issuer_id = $1 AND status = 'active'
+            """,
+            issuer_id,
+        )
+        return StoredKey(**dict(row)) if row else None
+
+    # achievements
+
+    async def upsert_achievement(self, spec: MicroCredentialSpec) -> tuple[int, bool]:
+        """Store a specification; a changed one gets the next revision. Returns (revision, changed)."""
+        document = spec.model_dump(mode="json")
+        row = await self._conn.fetchrow(
+            "SELECT revision, spec FROM achievements WHERE achievement_id = $1 FOR UPDATE",
+            spec.achievement_id,
+        )
+        if row is not None and row["spec"] == document:
+            return int(row["revision"]), False
+        revision = 1 if row is None else int(row["revision"]) + 1
+        await self._conn.execute(
+            """
+            INSERT INTO achievements (achievement_id, issuer_id, revision, status, spec)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (achievement_id) DO UPDATE SET
+                revision = EXCLUDED.revision, status = EXCLUDED.status, spec = EXCLUDED.spec,
+                updated_at = now()
+            """,
+            spec.achievement_id,
+            spec.issuer_id,
+            revision,
+            spec.status,
+            document,
+        )
+        return revision, True
+
+    async def get_achievement(self, achievement_id: str) -> StoredAchievement | None:
+        row = await self._conn.fetchrow(
+            "SELECT spec, revision FROM achievements WHERE achievement_id = $1", achievement_id
+        )
+        if row is None:
+            return None
+        return StoredAchievement(MicroCredentialSpec.model_validate(row["spec"]), int(row["revision"]))
+
+    async def list_achievements(self, issuer_id: str | None = None) -> list[StoredAchievement]:
+        rows = await self._conn.fetch(
+            """
+            SELECT spec, revision FROM achievements
+            WHERE $1::text IS NULL OR issuer_id = $1 ORDER BY achievement_id
+            """,
+            issuer_id,
+        )
+        return [
+            StoredAchievement(MicroCredentialSpec.model_validate(r["spec"]), int(r["revision"])) for r in rows
+        ]
+
+    # issuance requests (earned facts) and credentials
+
+    async def record_request(self, award: Award, *, state: str, reason: str | None) -> None:
+        learner = award.learner
+        await self._conn.execute(
+            """
+            INSERT INTO issuance_requests
+                (earned_id, issuer_id, achievement_id, learner_id, award, payload, state, reason)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (earned_id) DO UPDATE SET
+                state = EXCLUDED.state, reason = EXCLUDED.reason, updated_at = now()
+            """,
+            award.earned_id,
+            award.issuer_id,
+            award.achievement_id,
+            learner.learner_id,
+            award.award,
+            {
+                "learner": {"learner_id": learner.learner_id, "email": learner.email, "name": learner.name,
+                            "did": learner.did},
+                "earned_at": award.earned_at.isoformat(),
+            },
+            state,
+            reason,
+        )  # fmt: skip
+
+    async def parked_requests(self, *, issuer_id: str, achievement_id: str | None = None) -> list[Award]:
+        rows = await self._conn.fetch(
+            """
+            SELECT earned_id, issuer_id, achievement_id, award, payload FROM issuance_requests
+            WHERE state = 'parked' AND issuer_id = $1 AND ($2::text IS NULL OR achievement_id = $2)
+            ORDER BY received_at
+            FOR UPDATE SKIP LOCKED
+            """,
+            issuer_id,
+            achievement_id,
+        )
+        return [
+            Award(
+                earned_id=row["earned_id"],
+                issuer_id=row["issuer_id"],
+                achievement_id=row["achievement_id"],
+                award=row["award"],
+                learner=Learner(**row["payload"]["learner"]),
+                earned_at=datetime.fromisoformat(row["payload"]["earned_at"]),
+            )
+            for row in rows
+        ]
+
+    async def request_states(self, issuer_id: str) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """
+            SELECT earned_id, achievement_id, learner_id, award, state, reason, received_at, updated_at
+            FROM issuance_requests WHERE issuer_id = $1 ORDER BY received_at DESC LIMIT 500
+            """,
+            issuer_id,
+        )
+        return [dict(row) for row in rows]
+
+    async def insert_credential(self, credential: StoredCredential, *, learner_email: str | None) -> bool:
+        """Store a signed credential; False if this (issuer, learner, achievement, award) has one."""
+        inserted = await self._conn.fetchval(
+            """
+            INSERT INTO credentials (credential_id, issuer_id, achievement_id, learner_id, learner_email,
+                                     award, earned_id, document, issued_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT DO NOTHING
+            RETURNING true
+            """,
+            credential.credential_id,
+            credential.issuer_id,
+            credential.achievement_id,
+            credential.learner_id,
+            learner_email,
+            credential.award,
+            credential.earned_id,
+            credential.document,
+            credential.issued_at,
+        )
+        return bool(inserted)
+
+    async def get_credential(self, credential_id: str) -> StoredCredential | None:
+        row = await self._conn.fetchrow(
+            """
+            SELECT credential_id, issuer_id, achievement_id, learner_id, award, earned_id, document, issued_at
+            FROM credentials WHERE credential_id = $1
+            """,
+            credential_id,
+        )
+        return StoredCredential(**dict(row)) if row else None
+
+    async def count_credentials(self, *, issuer_id: str, learner_id: str, achievement_id: str) -> int:
+        count = await self._conn.fetchval(
+            """
+            SELECT count(*) FROM credentials
+            WHERE issuer_id = $1 AND learner_id = $2 AND achievement_id = $3
+            """,
+            issuer_id,
+            learner_id,
+            achievement_id,
+        )
+        return int(count)

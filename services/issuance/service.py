@@ -1,0 +1,227 @@
+"""Use cases of the issuance service. No FastStream and no SQL here."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts.v1.assessment import AchievementCriteria, AchievementDefined
+from contracts.v1.issuance import CredentialIssued
+from services.issuance import keyring
+from services.issuance.credential import build_credential
+from services.issuance.domain import (
+    Award,
+    IssuanceError,
+    IssuerProfile,
+    MicroCredentialSpec,
+    credential_id,
+    did_web,
+)
+from services.issuance.profile import validate_profile
+from services.issuance.repository import IssuanceRepository, StoredCredential, StoredIssuer
+from services.runtime.vc import keys, multibase
+from services.runtime.vc.keys import Ed25519Signer
+from services.runtime.vc.proofs import ProofError, create_proof
+
+PublishDefined = Callable[[AchievementDefined], Awaitable[None]]
+PublishIssued = Callable[[CredentialIssued], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuanceContext:
+    """What issuing needs besides the database: where we are, the KEK, and the outbox."""
+
+    public_base_url: str
+    key_encryption_key: str
+    publish_issued: PublishIssued
+    publish_defined: PublishDefined
+
+    def issuer_did(self, issuer_id: str) -> str:
+        return did_web(self.public_base_url, issuer_id)
+
+    def achievement_url(self, issuer_id: str, achievement_id: str) -> str:
+        return f"{self.public_base_url.rstrip('/')}/issuers/{issuer_id}/achievements/{achievement_id}"
+
+
+# issuers and keys
+
+
+async def register_issuer(profile: IssuerProfile, *, repo: IssuanceRepository, ctx: IssuanceContext) -> bool:
+    """Create or update an issuer; a new issuer gets its first signing key. True when new."""
+    created = await repo.upsert_issuer(profile=profile, did=ctx.issuer_did(profile.issuer_id))
+    if created:
+        await _add_key(profile.issuer_id, repo=repo, ctx=ctx)
+    return created
+
+
+async def rotate_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> str:
+    """A new active key; the old one is retired but stays in the DID document. Returns its id."""
+    if await repo.get_issuer(issuer_id) is None:
+        raise IssuanceError("issuer_unknown", f"issuer {issuer_id} does not exist")
+    await repo.lock_issuer(issuer_id)
+    return await _add_key(issuer_id, repo=repo, ctx=ctx)
+
+
+async def _add_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> str:
+    seed = keys.generate_seed()
+    public = multibase.encode_public_key(keys.public_key_of(seed))
+    # The fragment is the key itself: unique, stable, and readable by any Multikey tooling.
+    key_id = f"{ctx.issuer_did(issuer_id)}#{public}"
+    await repo.add_key(
+        key_id=key_id,
+        issuer_id=issuer_id,
+        public_multibase=public,
+        sealed=keyring.seal(ctx.key_encryption_key, key_id, seed),
+    )
+    return key_id
+
+
+async def signer_for(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> Ed25519Signer:
+    key = await repo.active_key(issuer_id)
+    if key is None:
+        raise IssuanceError("issuer_has_no_key", f"issuer {issuer_id} has no active signing key")
+    return Ed25519Signer(key.key_id, keyring.unseal(ctx.key_encryption_key, key.key_id, key.sealed_secret))
+
+
+async def did_document(issuer_id: str, *, repo: IssuanceRepository) -> dict[str, Any] | None:
+    """The issuer's DID document: every key it ever had, the active one first in assertionMethod.
+    Retired keys stay listed, so credentials they signed keep verifying."""
+    issuer = await repo.get_issuer(issuer_id)
+    if issuer is None:
+        return None
+    stored = await repo.keys_of(issuer_id)
+    methods = [
+        {
+            "id": k.key_id,
+            "type": "Multikey",
+            "controller": issuer.did,
+            "publicKeyMultibase": k.public_multibase,
+        }
+        for k in stored
+    ]
+    ordered = sorted(stored, key=lambda k: k.status != "active")
+    return {
+        "@context": [keys.DID_CONTEXT, keys.MULTIKEY_CONTEXT],
+        "id": issuer.did,
+        "verificationMethod": methods,
+        "assertionMethod": [k.key_id for k in ordered],
+        "authentication": [k.key_id for k in ordered if k.status == "active"],
+    }
+
+
+# achievements
+
+
+async def define_achievement(
+    spec: MicroCredentialSpec, *, repo: IssuanceRepository, ctx: IssuanceContext, now: datetime | None = None
+) -> tuple[int, list[str]]:
+    """Store a specification and tell the assessment service (achievement.defined, with its
+    criteria). Requests parked for want of it are issued now. Returns (revision, credential ids)."""
+    if await repo.get_issuer(spec.issuer_id) is None:
+        raise IssuanceError("issuer_unknown", f"issuer {spec.issuer_id} does not exist")
+    existing = await repo.get_achievement(spec.achievement_id)
+    if existing is not None and existing.spec.issuer_id != spec.issuer_id:
+        raise IssuanceError("achievement_owned_elsewhere", "the achievement id belongs to another issuer")
+    revision, changed = await repo.upsert_achievement(spec)
+    if changed:
+        await ctx.publish_defined(
+            AchievementDefined(
+                achievement_id=spec.achievement_id,
+                issuer_id=spec.issuer_id,
+                revision=revision,
+                name=spec.name,
+                criteria=AchievementCriteria.model_validate(spec.criteria.model_dump()),
+                status=spec.status,
+            )
+        )
+    issued = []
+    if spec.status == "active":
+        for award in await repo.parked_requests(issuer_id=spec.issuer_id, achievement_id=spec.achievement_id):
+            issued_id = await issue_award(award, repo=repo, ctx=ctx, now=now)
+            if issued_id:
+                issued.append(issued_id)
+    return revision, issued
+
+
+# credentials
+
+
+async def issue_award(
+    award: Award, *, repo: IssuanceRepository, ctx: IssuanceContext, now: datetime | None = None
+) -> str | None:
+    """Turn one earned achievement into a signed, stored and published credential.
+
+    Exactly once per (issuer, learner, achievement, award): the credential id is derived from the
+    earned id and the database refuses a second row. When the issuer or achievement is not known
+    yet, the request is parked with its reason. Returns the credential id when one was issued now.
+    """
+    issuer = await repo.get_issuer(award.issuer_id)
+    stored = await repo.get_achievement(award.achievement_id)
+    reason = None
+    if issuer is None:
+        reason = f"issuer {award.issuer_id} is not registered with the issuance service"
+    elif stored is None or stored.spec.issuer_id != award.issuer_id:
+        reason = f"achievement {award.achievement_id} is not defined for issuer {award.issuer_id}"
+    elif stored.spec.status != "active":
+        reason = f"achievement {award.achievement_id} is retired"
+    if reason is not None or issuer is None or stored is None:
+        await repo.record_request(award, state="parked", reason=reason)
+        return None
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    document = build_credential(
+        credential_id=credential_id(award.earned_id),
+        issuer=issuer.profile,
+        issuer_did=issuer.did,
+        spec=stored.spec,
+        achievement_url=ctx.achievement_url(award.issuer_id, award.achievement_id),
+        award=award,
+        issued_at=moment,
+        salt=secrets.token_hex(16),
+    )
+    signed = await sign(document, issuer=issuer, repo=repo, ctx=ctx, created=moment)
+    record = StoredCredential(
+        credential_id=document["id"],
+        issuer_id=award.issuer_id,
+        achievement_id=award.achievement_id,
+        learner_id=award.learner.learner_id,
+        award=award.award,
+        earned_id=award.earned_id,
+        document=signed,
+        issued_at=moment,
+    )
+    await repo.record_request(award, state="issued", reason=None)
+    if not await repo.insert_credential(record, learner_email=award.learner.email):
+        return None  # issued before (e.g. the same award under another earned event id)
+    await ctx.publish_issued(
+        CredentialIssued(
+            credential_id=record.credential_id,
+            issuer_id=record.issuer_id,
+            achievement_id=record.achievement_id,
+            earned_id=award.earned_id,
+            issued_at=moment,
+            credential=signed,
+        )
+    )
+    return record.credential_id
+
+
+async def sign(
+    document: dict[str, Any],
+    *,
+    issuer: StoredIssuer,
+    repo: IssuanceRepository,
+    ctx: IssuanceContext,
+    created: datetime | None = None,
+) -> dict[str, Any]:
+    """Check the credential against credstream's profile, then add the issuer's proof."""
+    problems = validate_profile(document)
+    if problems:
+        raise IssuanceError("profile_invalid", "; ".join(problems[:5]))
+    signer = await signer_for(issuer.profile.issuer_id, repo=repo, ctx=ctx)
+    try:
+        return create_proof(document, signer=signer, cryptosuite=issuer.profile.cryptosuite, created=created)
+    except ProofError as error:
+        raise IssuanceError(error.code.lower(), error.message) from error

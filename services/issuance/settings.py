@@ -1,0 +1,29 @@
+"""Settings of the issuance service (environment prefix `ISSUANCE_`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.config import ServiceSettings
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ISSUANCE_", extra="ignore", frozen=True)
+
+    service_name: str = "issuance"
+    database_url: SecretStr = SecretStr("postgresql://issuance:issuance@127.0.0.1:5432/credstream")
+    database_schema: str = "issuance"
+    http_port: int = 8082
+    admin_token: SecretStr = SecretStr("dev-issuance-admin-token")
+    event_source: str = "urn:credstream:service:issuance"
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8082",
+        description="Where this service is reachable from outside; did:web identifiers, achievement "
+        "and credential URLs are derived from it (did:web:<host>%3A<port>:issuers:<slug>).",
+    )
+    key_encryption_key: SecretStr = Field(
+        default=SecretStr("ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYnk"),
+        description="base64url of 32 random bytes; wraps issuers' private keys (AES-256-GCM). The "
+        "default is for local development only.",
+    )
