@@ -21,6 +21,7 @@ from typing import Any
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+_LANGUAGE_TAG = re.compile(r"[a-zA-Z]+(?:-[a-zA-Z0-9]+)*")  # the N-Quads LANGTAG production
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class Literal:
 
     def __post_init__(self) -> None:
         if self.language is not None:
+            # Written as is after "@": anything but a well-formed tag could forge a canonical line.
+            if _LANGUAGE_TAG.fullmatch(self.language) is None:
+                raise ValueError(f"{self.language!r} is not a well-formed language tag")
             if self.datatype not in (XSD_STRING, RDF_LANGSTRING):
                 raise ValueError(f"a literal with a language tag cannot have datatype {self.datatype}")
             if self.datatype != RDF_LANGSTRING:
@@ -70,10 +74,11 @@ class Quad:
 
 _LITERAL_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
 _LITERAL_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\\x7f\ud800-\udfff\ufffe\uffff]')
-# IRIREF cannot hold these characters as themselves, so UCHAR is their only spelling. They make an
-# invalid IRI, and the reference implementations write them raw (which can make one line read as
-# another); escaping keeps every line unambiguous and parseable.
-_IRI_NEEDS_ESCAPE = re.compile('[\x00-\x20<>"{}|^`\\\\\x7f\ud800-\udfff\ufffe\uffff]')
+# IRIREF cannot hold these characters as themselves, so UCHAR is their only spelling (lone
+# surrogates have no UTF-8 form to hash). They make an invalid IRI, and the reference
+# implementations write them raw, which can make one line read as another; escaping keeps every
+# line unambiguous. Everything else in an IRI is written as itself, as those implementations do.
+_IRI_NEEDS_ESCAPE = re.compile('[\x00-\x20<>"{}|^`\\\\\ud800-\udfff]')
 
 
 def _uchar(match: re.Match[str]) -> str:
@@ -100,18 +105,25 @@ def iri_nquads(value: str) -> str:
     return f"<{_IRI_NEEDS_ESCAPE.sub(_uchar, value)}>"
 
 
+def literal_nquads(literal: Literal) -> str:
+    """`"value"`, `"value"@lang` or `"value"^^<datatype>` in canonical form."""
+    value = literal.value
+    if _LITERAL_NEEDS_ESCAPE.search(value) is not None:
+        value = _LITERAL_NEEDS_ESCAPE.sub(_literal_char, value)
+    if literal.language is not None:
+        return f'"{value}"@{literal.language}'
+    if literal.datatype != XSD_STRING:
+        return f'"{value}"^^{iri_nquads(literal.datatype)}'
+    return f'"{value}"'
+
+
 def term_nquads(term: Object) -> str:
     """One term in canonical N-Quads form (blank nodes keep their label)."""
     if isinstance(term, IRI):
         return iri_nquads(term.value)
     if isinstance(term, BlankNode):
         return f"_:{term.id}"
-    body = f'"{escape_literal(term.value)}"'
-    if term.language is not None:
-        return f"{body}@{term.language}"
-    if term.datatype != XSD_STRING:
-        return f"{body}^^{iri_nquads(term.datatype)}"
-    return body
+    return literal_nquads(term)
 
 
 def serialize_nquad(quad: Quad) -> str:
@@ -172,9 +184,9 @@ def _parse_line(line: str, number: int) -> Quad | None:
         elif match.group("bnode") is not None:
             terms.append(BlankNode(match.group("bnode")))
         else:
-            language, datatype = match.group("language"), match.group("datatype")
-            value = _unescape(match.group("literal"))
-            terms.append(Literal(value, _unescape(datatype) if datatype is not None else XSD_STRING, language))
+            datatype = match.group("datatype")
+            datatype = XSD_STRING if datatype is None else _unescape(datatype)
+            terms.append(Literal(_unescape(match.group("literal")), datatype, match.group("language")))
     if len(terms) not in (3, 4):
         raise ValueError(f"N-Quads line {number}: a statement has 3 or 4 terms, not {len(terms)}")
     subject, predicate, obj = terms[0], terms[1], terms[2]
@@ -227,6 +239,6 @@ def from_pyld_dataset(dataset: Mapping[str, Iterable[Mapping[str, Any]]]) -> lis
             subject = _from_pyld_term(triple["subject"])
             predicate = _from_pyld_term(triple["predicate"])
             if isinstance(subject, Literal) or not isinstance(predicate, IRI):
-                raise ValueError("generalized RDF (a literal subject or a blank node predicate) is not supported")
+                raise ValueError("generalized RDF (literal subjects, blank node predicates) is not supported")
             quads.append(Quad(subject, predicate, _from_pyld_term(triple["object"]), graph))
     return quads

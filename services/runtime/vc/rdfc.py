@@ -1,18 +1,21 @@
 """RDF Dataset Canonicalization (RDFC-1.0, W3C Recommendation 21 May 2024), with a work budget.
 
-RDFC-1.0 names every blank node `c14n0`, `c14n1`, … from what surrounds it, so that isomorphic
-datasets serialize to the same canonical N-Quads, the bytes a Data Integrity proof signs. Most
-blank nodes are told apart by their own statements (their first-degree hash, section 4.6). Blank
-nodes that share one are ordered by Hash N-Degree Quads (section 4.8), which tries every
-permutation of related look-alike blank nodes and recurses; a dataset built of many symmetric blank
-nodes makes that exponential ("dataset poisoning", section 6.1). The specification requires
-implementations to bound this work and fail early, so `CanonLimits` bounds the input size and the
-Hash N-Degree Quads work, and exceeding a bound raises `CanonicalizationLimitError` instead of
-keeping a worker busy for minutes.
+RDFC-1.0 labels every blank node `c14n0`, `c14n1`, … from what surrounds it, so that isomorphic
+datasets serialize to the same canonical N-Quads: the bytes an `eddsa-rdfc-2022` proof signs. Most
+blank nodes are told apart by their own statements ("Hash First Degree Quads"). Blank nodes that
+share a first-degree hash are ordered by "Hash N-Degree Quads", which tries every permutation of
+related look-alike blank nodes and recurses; a dataset of many symmetric blank nodes makes that
+exponential ("Dataset Poisoning" in the Security Considerations). The specification requires
+implementations to bound this and fail early, so `CanonLimits` bounds the input size and the Hash
+N-Degree Quads work, and exceeding a bound raises `CanonicalizationLimitError` rather than keeping
+a worker busy for minutes on one hostile credential.
 
-The common case, where every blank node has its own first-degree hash, never reaches Hash
-N-Degree Quads: each distinct quad is turned once into the canonical N-Quads strings of its terms
-and every later step (first-degree hashing, relabelling, output) only joins those strings.
+The common case, where every blank node has a first-degree hash of its own, never reaches Hash
+N-Degree Quads, and is kept cheap: each distinct quad is turned once into the canonical N-Quads
+strings of its terms, and every later step (first-degree hashing, relabelling, output) only joins
+those strings.
+
+Section names below are those of https://www.w3.org/TR/rdf-canon/.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from itertools import permutations
 from typing import Literal as TypingLiteral
 
-from services.runtime.vc.rdf import Quad, term_nquads
+from services.runtime.vc.rdf import IRI, BlankNode, Quad, iri_nquads, literal_nquads
 
 HashAlgorithm = TypingLiteral["sha256", "sha384"]
 
@@ -32,18 +35,22 @@ HashAlgorithm = TypingLiteral["sha256", "sha384"]
 class CanonLimits:
     """Bounds on one canonicalization; exceeding one raises `CanonicalizationLimitError`.
 
-    `max_work` counts Hash N-Degree Quads work in units that each cost about the same time: a call
-    costs 1 plus the blank nodes related to it in its mention set (each is hashed), and every
-    permutation examined costs its length. A credential whose blank nodes all differ needs 0; two
-    or three look-alike blank nodes (e.g. identical evidence entries) need tens. The default stops
-    a poisoned dataset after about a quarter of a second on one core, and still admits the
-    "computable" poison graphs of the W3C test suite (rdfc10 tests 044-046, about 5,000 units
-    each) while rejecting its negative test (074, a 10-blank-node clique).
+    `max_work` bounds Hash N-Degree Quads in units of roughly equal cost (about a microsecond of
+    CPU each): a call costs 1 plus the number of related blank nodes it hashes, and each permutation
+    examined costs its length plus one per 16 temporary identifiers copied with it. Credentials
+    whose blank nodes all differ need 0; a few look-alike blank nodes (identical evidence or
+    alignment entries) need a unit or so each; the hardest inputs in the W3C test suite that are
+    meant to succeed (rdfc10 tests 044-046, "poison - evil") need 6,636. The default stops a poisoned
+    dataset (test 074's 10-node clique, rings, grids, hub graphs) after about 0.1 s on one core.
     """
 
     max_quads: int = 10_000
     max_blank_nodes: int = 512
     max_work: int = 100_000
+
+    def __post_init__(self) -> None:
+        if min(self.max_quads, self.max_blank_nodes, self.max_work) < 0:
+            raise ValueError("canonicalization limits cannot be negative")
 
 
 DEFAULT_LIMITS = CanonLimits()
@@ -59,19 +66,13 @@ class CanonicalizationLimitError(Exception):
 _Key = tuple[str, str, str, str]
 
 
-def _line(subject: str, predicate: str, obj: str, graph: str) -> str:
-    if graph:
-        return f"{subject} {predicate} {obj} {graph} .\n"
-    return f"{subject} {predicate} {obj} .\n"
-
-
 class _Canonicalizer:
-    """State of one run (RDFC-1.0 section 4.2, "canonicalization state")."""
+    """The canonicalization state of one run; `run` is called once."""
 
     def __init__(self, quads: Sequence[Quad], limits: CanonLimits, algorithm: HashAlgorithm) -> None:
         if len(quads) > limits.max_quads:
             raise CanonicalizationLimitError(
-                f"the dataset has {len(quads)} quads; the limit (max_quads) is {limits.max_quads}"
+                f"the dataset has {len(quads)} quads, more than max_quads={limits.max_quads}"
             )
         if algorithm not in ("sha256", "sha384"):
             raise ValueError(f"hash algorithm {algorithm!r} is not supported (sha256 or sha384)")
@@ -81,7 +82,7 @@ class _Canonicalizer:
         self.calls = 0
         self.ground_lines: list[str] = []
         self.blank_quads: list[_Key] = []
-        self.mentions: dict[str, list[_Key]] = {}  # blank node to quads map (section 4.3)
+        self.mentions: dict[str, list[_Key]] = {}  # the blank node to quads map
         self.first_degree: dict[str, str] = {}
         self.canonical: dict[str, str] = {}  # canonical issuer: "_:label" -> "c14nN"
         self.related: dict[str, list[tuple[str, str]]] = {}
@@ -89,46 +90,52 @@ class _Canonicalizer:
         self._load(quads)
 
     def _load(self, quads: Sequence[Quad]) -> None:
-        # An RDF dataset is a set: duplicates are dropped before any hashing (rdfc10 test 076/077).
-        distinct: dict[_Key, None] = {}
-        for quad in quads:
-            graph = quad.graph
-            key = (
-                term_nquads(quad.subject),
-                term_nquads(quad.predicate),
-                term_nquads(quad.object),
-                "" if graph is None else term_nquads(graph),
-            )
-            distinct[key] = None
-            if key[1] != f"<{quad.predicate.value}>":  # escaped; Hash Related Blank Node wants it raw
-                self.raw_predicates[key[1]] = f"<{quad.predicate.value}>"
+        # One pass turns each quad into term strings; the rest of the algorithm only joins them.
+        # A dataset is a set: duplicates go before any hashing (rdfc10 tests 076 and 077).
+        iri, literal = iri_nquads, literal_nquads
+        seen: set[_Key] = set()
         mentions = self.mentions
-        for key in distinct:
-            subject, _, obj, graph = key
-            blank = False
-            for term in (subject, obj, graph):
-                if term[:1] == "_":
-                    blank = True
-                    mentioned = mentions.get(term)
-                    if mentioned is None:
-                        mentions[term] = [key]
-                    elif mentioned[-1] is not key:  # a mention *set*: one entry per quad
-                        mentioned.append(key)
-            if blank:
-                self.blank_quads.append(key)
+        ground_lines, blank_quads = self.ground_lines, self.blank_quads
+        for quad in quads:
+            subject, obj, graph = quad.subject, quad.object, quad.graph
+            s = f"_:{subject.id}" if isinstance(subject, BlankNode) else iri(subject.value)
+            if isinstance(obj, IRI):
+                o = iri(obj.value)
+            elif isinstance(obj, BlankNode):
+                o = f"_:{obj.id}"
             else:
-                self.ground_lines.append(_line(*key))
+                o = literal(obj)
+            g = "" if graph is None else f"_:{graph.id}" if isinstance(graph, BlankNode) else iri(graph.value)
+            p = iri(quad.predicate.value)
+            key = (s, p, o, g)
+            if key in seen:
+                continue
+            seen.add(key)
+            if "\\" in p:  # escaped, but Hash Related Blank Node takes the predicate as it is
+                self.raw_predicates[p] = f"<{quad.predicate.value}>"
+            if s[0] != "_" and o[0] != "_" and g[:1] != "_":
+                ground_lines.append(f"{s} {p} {o} {g} .\n" if g else f"{s} {p} {o} .\n")
+                continue
+            blank_quads.append(key)
+            for term in (s, o, g):
+                if term[:1] != "_":
+                    continue
+                mentioned = mentions.get(term)
+                if mentioned is None:
+                    mentions[term] = [key]
+                elif mentioned[-1] is not key:  # a mention *set*: one entry per quad
+                    mentioned.append(key)
         if len(mentions) > self.limits.max_blank_nodes:
             raise CanonicalizationLimitError(
-                f"the dataset has {len(mentions)} blank nodes; "
-                f"the limit (max_blank_nodes) is {self.limits.max_blank_nodes}"
+                f"the dataset has {len(mentions)} blank nodes, "
+                f"more than max_blank_nodes={self.limits.max_blank_nodes}"
             )
 
     def _hash(self, data: str) -> str:
         return self.new_hash(data.encode("utf-8")).hexdigest()
 
     def run(self) -> list[str]:
-        """Issue canonical identifiers (section 4.4) and return the sorted canonical lines."""
+        """The Canonicalization Algorithm: issue canonical identifiers, return the sorted lines."""
         if not self.mentions:
             return sorted(self.ground_lines)
         by_hash: dict[str, list[str]] = {}
@@ -145,14 +152,14 @@ class _Canonicalizer:
             self._issue_shared(nodes)
         canonical = self.canonical
         lines = self.ground_lines
-        for subject, predicate, obj, graph in self.blank_quads:
-            if subject[:1] == "_":
-                subject = "_:" + canonical[subject]
-            if obj[:1] == "_":
-                obj = "_:" + canonical[obj]
-            if graph[:1] == "_":
-                graph = "_:" + canonical[graph]
-            lines.append(_line(subject, predicate, obj, graph))
+        for s, p, o, g in self.blank_quads:
+            subject = "_:" + canonical[s] if s[0] == "_" else s
+            obj = "_:" + canonical[o] if o[0] == "_" else o
+            if g:
+                graph = "_:" + canonical[g] if g[0] == "_" else g
+                lines.append(f"{subject} {p} {obj} {graph} .\n")
+            else:
+                lines.append(f"{subject} {p} {obj} .\n")
         lines.sort()
         return lines
 
@@ -161,23 +168,24 @@ class _Canonicalizer:
         return {node[2:]: issued for node, issued in self.canonical.items()}
 
     def _hash_first_degree(self, node: str) -> str:
-        """Hash First Degree Quads (section 4.6): the node's quads, itself as `_:a`, others `_:z`."""
+        """Hash First Degree Quads: the node's quads, with itself as `_:a` and other blank nodes `_:z`."""
         lines = []
-        for subject, predicate, obj, graph in self.mentions[node]:
-            if subject[:1] == "_":
-                subject = "_:a" if subject == node else "_:z"
-            if obj[:1] == "_":
-                obj = "_:a" if obj == node else "_:z"
-            if graph[:1] == "_":
-                graph = "_:a" if graph == node else "_:z"
-            lines.append(_line(subject, predicate, obj, graph))
+        for s, p, o, g in self.mentions[node]:
+            subject = ("_:a" if s == node else "_:z") if s[0] == "_" else s
+            obj = ("_:a" if o == node else "_:z") if o[0] == "_" else o
+            if g:
+                graph = ("_:a" if g == node else "_:z") if g[0] == "_" else g
+                lines.append(f"{subject} {p} {obj} {graph} .\n")
+            else:
+                lines.append(f"{subject} {p} {obj} .\n")
         lines.sort()
         result = self._hash("".join(lines))
         self.first_degree[node] = result
         return result
 
     def _issue_shared(self, nodes: list[str]) -> None:
-        """Section 4.4.3 step 5: order blank nodes sharing a first-degree hash by their n-degree hash."""
+        """Canonicalization Algorithm step 5: issue identifiers to blank nodes that share a
+        first-degree hash, in the order of their n-degree hashes."""
         results: list[tuple[str, dict[str, str]]] = []
         for node in nodes:
             if node in self.canonical:
@@ -186,8 +194,8 @@ class _Canonicalizer:
                 results.append(self._hash_n_degree(node, {node: "b0"}))
             except RecursionError as error:
                 raise CanonicalizationLimitError(
-                    "Hash N-Degree Quads recursion is deeper than the interpreter allows "
-                    f"({len(self.mentions)} blank nodes in a chain of look-alikes)"
+                    "Hash N-Degree Quads recursion is deeper than the interpreter allows: a chain of "
+                    f"look-alike blank nodes ({len(self.mentions)} blank nodes; lower max_blank_nodes)"
                 ) from error
         results.sort(key=lambda result: result[0])
         canonical = self.canonical
@@ -200,9 +208,9 @@ class _Canonicalizer:
         self.work += units
         if self.work > self.limits.max_work:
             raise CanonicalizationLimitError(
-                f"canonicalization needs more than {self.limits.max_work} units of Hash N-Degree Quads "
-                f"work (the limit max_work; {self.calls} calls so far): the dataset has blank nodes "
-                "that only an exponential comparison can tell apart (RDFC-1.0 dataset poisoning)"
+                f"canonicalization needs more than max_work={self.limits.max_work} units of Hash "
+                f"N-Degree Quads work ({self.calls} calls so far): the dataset has blank nodes that only "
+                "an exponential search tells apart (RDFC-1.0 dataset poisoning)"
             )
 
     def _related(self, node: str) -> list[tuple[str, str]]:
@@ -211,11 +219,11 @@ class _Canonicalizer:
         if entries is None:
             entries = []
             raw = self.raw_predicates
-            for subject, predicate, obj, graph in self.mentions[node]:
-                predicate = raw.get(predicate, predicate)
-                if subject[:1] == "_" and subject != node:
+            for subject, serialized, obj, graph in self.mentions[node]:
+                predicate = raw.get(serialized, serialized)
+                if subject[0] == "_" and subject != node:
                     entries.append(("s" + predicate, subject))
-                if obj[:1] == "_" and obj != node:
+                if obj[0] == "_" and obj != node:
                     entries.append(("o" + predicate, obj))
                 if graph[:1] == "_" and graph != node:
                     entries.append(("g", graph))
@@ -223,14 +231,14 @@ class _Canonicalizer:
         return entries
 
     def _hash_n_degree(self, node: str, issuer: dict[str, str]) -> tuple[str, dict[str, str]]:
-        """Hash N-Degree Quads (section 4.8). `issuer` maps "_:label" -> "bN" in issue order (its
-        size is the identifier counter); it is never changed here: permutations work on copies."""
+        """Hash N-Degree Quads. `issuer` maps "_:label" -> "bN" in issue order (so its size is the
+        identifier counter); it is never changed here, each permutation works on a copy."""
         related = self._related(node)
         self.calls += 1
         self._charge(1 + len(related))
         canonical, first_degree = self.canonical, self.first_degree
         by_hash: dict[str, list[str]] = {}
-        for prefix, other in related:  # Hash Related Blank Node (section 4.7)
+        for prefix, other in related:  # Hash Related Blank Node
             identifier = canonical.get(other) or issuer.get(other)
             suffix = "_:" + identifier if identifier is not None else first_degree[other]
             by_hash.setdefault(self._hash(prefix + suffix), []).append(other)
@@ -286,7 +294,7 @@ def canonical_quads(
 def canonicalize(
     quads: Sequence[Quad], *, limits: CanonLimits = DEFAULT_LIMITS, hash_algorithm: HashAlgorithm = "sha256"
 ) -> str:
-    """The serialized canonical form of `quads` (RDFC-1.0 section 4.5): what eddsa-rdfc-2022 hashes."""
+    """The serialized canonical form of `quads` (RDFC-1.0): what `eddsa-rdfc-2022` hashes."""
     return "".join(_Canonicalizer(quads, limits, hash_algorithm).run())
 
 

@@ -101,15 +101,19 @@ def ob_signed() -> dict[str, Any]:
     }
 
 
+def controller_document(controller: str, vm_id: str, public_key: str) -> dict[str, Any]:
+    """The smallest controller document that authorises one Multikey for assertions."""
+    return {
+        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
+        "id": controller,
+        "verificationMethod": [
+            {"id": vm_id, "type": "Multikey", "controller": controller, "publicKeyMultibase": public_key}
+        ],
+        "assertionMethod": [vm_id],
+    }
+
+
 def ob_controller_document() -> dict[str, Any]:
     """The 1EdTech example's key as a controller document (the example's issuer URL does not
     resolve; its verification method's fragment is the Multikey public key itself)."""
-    vm = f"{OB_ISSUER}#{OB_PUBLIC_KEY}"
-    return {
-        "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1"],
-        "id": OB_ISSUER,
-        "verificationMethod": [
-            {"id": vm, "type": "Multikey", "controller": OB_ISSUER, "publicKeyMultibase": OB_PUBLIC_KEY}
-        ],
-        "assertionMethod": [vm],
-    }
+    return controller_document(OB_ISSUER, f"{OB_ISSUER}#{OB_PUBLIC_KEY}", OB_PUBLIC_KEY)
