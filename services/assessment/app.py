@@ -8,37 +8,17 @@ from services.assessment import handlers
 from services.assessment.domain import AssessmentError
 from services.assessment.http import create_http
 from services.assessment.settings import Settings
-from services.runtime.db import create_pool
-from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.kafka import create_producer
-from services.runtime.messaging import ConsumerPipeline, make_broker
-from services.runtime.outbox import OutboxRelay
-from services.runtime.process import ServiceHost
+from services.runtime.process import ServiceHost, assemble_host
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def create_app(settings: Settings) -> ServiceHost:
-    pool = await create_pool(settings)
-    producer = create_producer(settings)
-    broker = make_broker(settings)
-    pipeline = ConsumerPipeline(
-        group=settings.consumer_group or settings.service_name,
-        pool=pool,
-        dead_letters=DeadLetterPublisher(producer, service=settings.service_name),
-        settings=settings,
+    host = await assemble_host(
+        settings,
+        migrations=MIGRATIONS,
+        register=lambda broker, pipeline: handlers.register(broker, pipeline, settings),
         permanent_errors=(AssessmentError,),
     )
-    handlers.register(broker, pipeline, settings)
-    relay = OutboxRelay(pool=pool, producer=producer, settings=settings)
-    host = ServiceHost(
-        settings=settings,
-        pool=pool,
-        producer=producer,
-        broker=broker,
-        relay=relay,
-        migrations=MIGRATIONS,
-        pipelines=[pipeline],
-    )
-    host.http = create_http(settings, pool, host.readiness)
+    host.http = create_http(settings, host.pool, host.readiness)
     return host

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI
 
 from services.assessment.repository import AssessmentRepository
 from services.assessment.settings import Settings
 from services.runtime.db import acquire
-from services.runtime.http import Problem, ReadinessCheck, health_router, install_problem_handlers
+from services.runtime.http import ReadinessCheck, bearer_guard, health_router, install_problem_handlers
 
 
 def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -> FastAPI:
@@ -23,14 +22,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     install_problem_handlers(app)
     app.include_router(health_router(ready))
 
-    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not authorization:
-            raise Problem(401, "Unauthenticated", "an `Authorization: Bearer <token>` header is required")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            token.encode(), settings.admin_token.get_secret_value().encode()
-        ):
-            raise Problem(403, "Forbidden", "the bearer token is not the assessment admin token")
+    require_admin = bearer_guard(settings.admin_token, what="assessment admin token")
 
     @app.get("/admin/achievements", dependencies=[Depends(require_admin)])
     async def list_achievements(issuer_id: str | None = None) -> list[dict[str, Any]]:

@@ -12,41 +12,21 @@ from services.issuance.http import create_http
 from services.issuance.keyring import KeyringError
 from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
-from services.runtime.db import create_pool
-from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.kafka import create_producer
-from services.runtime.messaging import ConsumerPipeline, make_broker
-from services.runtime.outbox import OutboxRelay
-from services.runtime.process import ServiceHost
+from services.runtime.process import ServiceHost, assemble_host
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def create_app(settings: Settings) -> ServiceHost:
-    pool = await create_pool(settings)
-    producer = create_producer(settings)
-    broker = make_broker(settings)
-    pipeline = ConsumerPipeline(
-        group=settings.consumer_group or settings.service_name,
-        pool=pool,
-        dead_letters=DeadLetterPublisher(producer, service=settings.service_name),
-        settings=settings,
-        permanent_errors=(IssuanceError, KeyringError),
-    )
-    handlers.register(broker, pipeline, settings)
-    relay = OutboxRelay(pool=pool, producer=producer, settings=settings)
-    host = ServiceHost(
-        settings=settings,
-        pool=pool,
-        producer=producer,
-        broker=broker,
-        relay=relay,
+    host = await assemble_host(
+        settings,
         migrations=MIGRATIONS,
-        pipelines=[pipeline],
+        register=lambda broker, pipeline: handlers.register(broker, pipeline, settings),
+        permanent_errors=(IssuanceError, KeyringError),
     )
 
     def context(conn: asyncpg.Connection) -> IssuanceContext:
         return handlers.issuance_context(conn, settings)
 
-    host.http = create_http(settings, pool, host.readiness, context)
+    host.http = create_http(settings, host.pool, host.readiness, context)
     return host

@@ -7,11 +7,11 @@ Public: DID documents (did:web), the JSON-LD context and JSON Schema of the prof
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Body, Depends, FastAPI, Header, Response
+from fastapi import Body, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +19,7 @@ from services.issuance import service
 from services.issuance.domain import IssuanceError, IssuerProfile, MicroCredentialSpec, did_web
 from services.issuance.profile import schema_bytes
 from services.issuance.repository import IssuanceRepository
+from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
 from services.issuance.verification import issuer_id_of, verify_credential
 from services.runtime.db import acquire, transaction
@@ -26,13 +27,15 @@ from services.runtime.http import (
     PROBLEM_JSON,
     Problem,
     ReadinessCheck,
+    bearer_guard,
     health_router,
     install_problem_handlers,
 )
 from services.runtime.vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
 from services.runtime.vc.keys import StaticKeyResolver
 
-ContextFactory = Any  # (conn, settings) -> IssuanceContext, given by the composition root
+ContextFactory = Callable[[asyncpg.Connection], IssuanceContext]
+"""Binds the outbox publishers to a transaction's connection (given by the composition root)."""
 
 _STATUS = {
     "issuer_unknown": 404,
@@ -74,16 +77,7 @@ def create_http(
     install_problem_handlers(app)
     app.include_router(health_router(ready))
 
-    async def require_admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not authorization:
-            raise Problem(401, "Unauthenticated", "an `Authorization: Bearer <token>` header is required")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            token.encode(), settings.admin_token.get_secret_value().encode()
-        ):
-            raise Problem(403, "Forbidden", "the bearer token is not the issuance admin token")
-
-    admin = [Depends(require_admin)]
+    admin = [Depends(bearer_guard(settings.admin_token, what="issuance admin token"))]
 
     # admin: issuers, keys, achievements
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from services.runtime.config import ServiceSettings
-from services.runtime.db import acquire
-from services.runtime.messaging import ConsumerPipeline
+from services.runtime.db import acquire, create_pool
+from services.runtime.dead_letter import DeadLetterPublisher
+from services.runtime.kafka import create_producer
+from services.runtime.messaging import ConsumerPipeline, make_broker
 from services.runtime.migrate import RUNTIME_MIGRATIONS, migrate
 from services.runtime.outbox import OutboxRelay
+from services.runtime.telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -118,3 +122,49 @@ class ServiceHost:
         await stop.wait()
         log.info("%s stopping", self.settings.service_name)
         await self.stop()
+
+
+async def assemble_host(
+    settings: ServiceSettings,
+    *,
+    migrations: Path,
+    register: Callable[[KafkaBroker, ConsumerPipeline], None],
+    permanent_errors: tuple[type[Exception], ...] = (),
+) -> ServiceHost:
+    """The parts every service has, wired once: pool, idempotent producer, broker, one consumer
+    pipeline (dead letters to the group's DLQ), and the outbox relay. `register` subscribes the
+    service's handlers; the caller adds its HTTP app to the returned host."""
+    pool = await create_pool(settings)
+    producer = create_producer(settings)
+    broker = make_broker(settings)
+    pipeline = ConsumerPipeline(
+        group=settings.consumer_group or settings.service_name,
+        pool=pool,
+        dead_letters=DeadLetterPublisher(producer, service=settings.service_name),
+        settings=settings,
+        permanent_errors=permanent_errors,
+    )
+    register(broker, pipeline)
+    return ServiceHost(
+        settings=settings,
+        pool=pool,
+        producer=producer,
+        broker=broker,
+        relay=OutboxRelay(pool=pool, producer=producer, settings=settings),
+        migrations=migrations,
+        pipelines=[pipeline],
+    )
+
+
+def run_service(
+    settings_type: Callable[[], ServiceSettings], create_app: Callable[..., Awaitable[ServiceHost]]
+) -> None:
+    """`python -m services.<name>`: settings from the environment, telemetry, run until SIGTERM."""
+
+    async def main() -> None:
+        settings = settings_type()
+        setup_telemetry(settings)
+        host = await create_app(settings)
+        await host.run_until_signalled()
+
+    asyncio.run(main())

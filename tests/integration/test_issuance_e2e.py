@@ -12,7 +12,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.topics import ACHIEVEMENTS_EARNED, ASSESSMENT_RESULTS, CREDENTIALS_ISSUED
-from contracts.v1.assessment import AssessmentResultSubmitted, LearnerRef, Score
 from deploy.local.runner import Stack
 from deploy.tools.publish import publish_event
 from services.issuance.profile import validate_profile
@@ -31,22 +30,6 @@ def issued_for(achievement_id: str) -> Any:
         return bool(record.json()["achievement_id"] == achievement_id)
 
     return match
-
-
-def _result(
-    scenario: IssuerScenario, learner: str, activity: int, scaled: float
-) -> AssessmentResultSubmitted:
-    from datetime import UTC, datetime
-    from uuid import uuid4
-
-    return AssessmentResultSubmitted(
-        result_id=str(uuid4()),
-        issuer_id=scenario.issuer_id,
-        learner=LearnerRef(id=learner, email=f"{learner}@learners.test"),
-        activity_id=scenario.activities[activity],
-        score=Score(scaled=scaled),
-        occurred_at=datetime.now(UTC),
-    )
 
 
 @pytest.fixture
@@ -86,8 +69,8 @@ async def test_lms_results_become_one_signed_credential_that_independent_verifie
     await scenario.define(base_url)
     await _definition_reached_assessment(stack, scenario.achievement_id)
 
-    first = _result(scenario, learner, 0, 0.9)
-    for result in (first, _result(scenario, learner, 1, 0.7), first):  # the first one twice
+    first = scenario.result(learner, 0, scaled=0.9)
+    for result in (first, scenario.result(learner, 1, scaled=0.7), first):  # the first one twice
         await publish_event(producer, ASSESSMENT_RESULTS, result, key=learner, source=LMS_SOURCE)
 
     records = await issued.wait_for(issued_for(scenario.achievement_id), count=1, timeout=60, settle=3.0)

@@ -3,7 +3,7 @@ trustworthy: it accepts the specifications' signed vectors and rejects tampered 
 only where it is told to, and never passes a credential whose status it did not check. Otherwise
 "their verifier accepts what we issue" would prove nothing.
 
-The vectors are verbatim copies in tests/interop/vectors/ (see its README.md):
+The vectors are verbatim copies in tests/vectors/ (see its README.md):
 * W3C "Data Integrity EdDSA Cryptosuites v1.0", Appendix A Test Vectors (key pair A.1,
   eddsa-rdfc-2022 signed credential A.2, eddsa-jcs-2022 signed credential A.4, and the context
   https://www.w3.org/ns/credentials/examples/v2 they use);
@@ -35,31 +35,23 @@ from tests.fixtures.interop import (
     ensure_interop_modules,
     verify_with_digitalbazaar,
 )
-from tests.unit.vc.vectors import controller_document
+from tests.unit.vc.vectors import (
+    EXAMPLES_CONTEXT_URL,
+    W3C_DIR,
+    controller_document,
+    load,
+    ob_signed,
+    w3c_jcs_signed,
+    w3c_rdfc_signed,
+)
 
-VECTORS = Path(__file__).resolve().parents[2] / "interop" / "vectors"
-W3C = VECTORS / "w3c-vc-di-eddsa"
-EXAMPLES_CONTEXT_URL = "https://www.w3.org/ns/credentials/examples/v2"
-EXAMPLES = {EXAMPLES_CONTEXT_URL: W3C / "credentials-examples-v2.jsonld"}
+EXAMPLES = {EXAMPLES_CONTEXT_URL: W3C_DIR / "credentials-examples-v2.jsonld"}
 INVALID_SIGNATURE = "Invalid signature."
 ISSUER_NOT_CONTROLLER = "Credential issuer must match the verification method controller."
 
 
-def load(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def w3c_rdfc() -> dict[str, Any]:
-    return load(W3C / "eddsa-rdfc-2022_signedDataInt.json")
-
-
-def w3c_jcs() -> dict[str, Any]:
-    return load(W3C / "eddsa-jcs-2022_signedJCS.json")
-
-
-def ob_signed() -> dict[str, Any]:
-    return load(VECTORS / "1edtech-ob3" / "ob_signed.json")
+w3c_rdfc = w3c_rdfc_signed
+w3c_jcs = w3c_jcs_signed
 
 
 # --- a minimal, test-local eddsa-jcs-2022 signer (independent of services/), to make credentials
@@ -92,7 +84,7 @@ def jcs(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-KEY_PAIR = load(W3C / "keyPair.json")
+KEY_PAIR = load(W3C_DIR / "keyPair.json")
 PUBLIC_KEY: str = KEY_PAIR["publicKeyMultibase"]
 _SECRET = b58decode(KEY_PAIR["privateKeyMultibase"][1:])
 assert _SECRET[:2] == b"\x80\x26" and len(_SECRET) == 34  # multicodec ed25519-priv + 32-byte seed
@@ -334,7 +326,7 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 def test_cli_output_and_exit_status(tmp_path: Path) -> None:
     context = f"{EXAMPLES_CONTEXT_URL}={EXAMPLES[EXAMPLES_CONTEXT_URL]}"
-    good = str(W3C / "eddsa-jcs-2022_signedJCS.json")
+    good = str(W3C_DIR / "eddsa-jcs-2022_signedJCS.json")
     bad = tmp_path / "bad.json"
     tampered = w3c_jcs()
     tampered["credentialSubject"]["alumniOf"] = "Elsewhere"

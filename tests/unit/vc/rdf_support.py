@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import random
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
 
+from services.runtime.vc.jsonld import default_store
 from services.runtime.vc.rdf import BlankNode, Object, Quad, serialize_nquads
+from tests.unit.vc.vectors import EXAMPLES_CONTEXT, EXAMPLES_CONTEXT_URL
 
 HERE = Path(__file__).parent
-KNOWN_ANSWERS = HERE / "known_answers"
 RDFC10 = HERE / "rdfc10"
-
-EXAMPLES_CONTEXT_URL = "https://www.w3.org/ns/credentials/examples/v2"
-
-
-def read_text(path: Path) -> str:
-    # newline="" keeps the bytes as published: the canonical form is compared byte for byte.
-    with path.open(encoding="utf-8", newline="") as file:
-        return file.read()
 
 
 def relabelled(quads: list[Quad], seed: int) -> list[Quad]:
@@ -57,13 +48,7 @@ def pyld_urdna2015(quads: list[Quad]) -> str:
 
 def context_documents() -> dict[str, Any]:
     """The contexts shipped as package data, plus the W3C examples context (test vectors only)."""
-    contexts = resources.files("services.runtime.vc").joinpath("contexts")
-    manifest: dict[str, dict[str, str]] = json.loads(contexts.joinpath("manifest.json").read_text())
-    documents = {
-        url: json.loads(contexts.joinpath(entry["file"]).read_text()) for url, entry in manifest.items()
-    }
-    documents[EXAMPLES_CONTEXT_URL] = json.loads(read_text(KNOWN_ANSWERS / "credentials-examples-v2.jsonld"))
-    return documents
+    return {**default_store().documents, EXAMPLES_CONTEXT_URL: EXAMPLES_CONTEXT}
 
 
 def pyld_dataset(document: dict[str, Any]) -> dict[str, Any]:

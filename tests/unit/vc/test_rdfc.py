@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,52 +18,45 @@ from services.runtime.vc.rdfc import (
     canonical_quads,
     canonicalize,
 )
-from tests.unit.vc.rdf_support import (
-    KNOWN_ANSWERS,
-    RDFC10,
-    pyld_dataset,
-    pyld_urdna2015,
-    read_text,
-    relabelled,
-)
+from tests.unit.vc.rdf_support import RDFC10, pyld_dataset, pyld_urdna2015, relabelled
+from tests.unit.vc.vectors import OB_DIR, W3C_DIR, ob_signed, read_text, w3c_rdfc_signed
 
-# --- known answers: W3C vc-di-eddsa and 1EdTech Open Badges 3.0 (see known_answers/README.md) ----
+# --- known answers: W3C vc-di-eddsa and 1EdTech Open Badges 3.0 (see tests/vectors/README.md) ----
 
 _CANONICAL_FORMS = [
-    "w3c-eddsa-rdfc-2022-canonical-document.nq",
-    "w3c-eddsa-rdfc-2022-canonical-proof-options.nq",
-    "1edtech-ob3-canonical-document.nq",
+    W3C_DIR / "w3c-eddsa-rdfc-2022-canonical-document.nq",
+    W3C_DIR / "w3c-eddsa-rdfc-2022-canonical-proof-options.nq",
+    OB_DIR / "1edtech-ob3-canonical-document.nq",
 ]
 
 
-def _unsigned(name: str) -> dict[str, Any]:
-    signed: dict[str, Any] = json.loads(read_text(KNOWN_ANSWERS / name))
+def _unsigned(signed: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in signed.items() if key != "proof"}
 
 
 @pytest.mark.parametrize(
-    ("document", "canonical"),
+    ("signed", "canonical"),
     [
-        ("w3c-eddsa-rdfc-2022-signed.json", "w3c-eddsa-rdfc-2022-canonical-document.nq"),
-        ("1edtech-ob3-signed.json", "1edtech-ob3-canonical-document.nq"),
+        (w3c_rdfc_signed(), W3C_DIR / "w3c-eddsa-rdfc-2022-canonical-document.nq"),
+        (ob_signed(), OB_DIR / "1edtech-ob3-canonical-document.nq"),
     ],
 )
-def test_credential_vectors_from_json_ld(document: str, canonical: str) -> None:
-    quads = from_pyld_dataset(pyld_dataset(_unsigned(document)))
-    assert canonicalize(quads) == read_text(KNOWN_ANSWERS / canonical)
+def test_credential_vectors_from_json_ld(signed: dict[str, Any], canonical: Path) -> None:
+    quads = from_pyld_dataset(pyld_dataset(_unsigned(signed)))
+    assert canonicalize(quads) == read_text(canonical)
 
 
 def test_w3c_proof_options_vector_from_json_ld() -> None:
-    signed = json.loads(read_text(KNOWN_ANSWERS / "w3c-eddsa-rdfc-2022-signed.json"))
+    signed = w3c_rdfc_signed()
     options = {key: value for key, value in signed["proof"].items() if key != "proofValue"}
     options["@context"] = signed["@context"]
-    expected = read_text(KNOWN_ANSWERS / "w3c-eddsa-rdfc-2022-canonical-proof-options.nq")
+    expected = read_text(W3C_DIR / "w3c-eddsa-rdfc-2022-canonical-proof-options.nq")
     assert canonicalize(from_pyld_dataset(pyld_dataset(options))) == expected
 
 
-@pytest.mark.parametrize("name", _CANONICAL_FORMS)
-def test_canonical_vectors_are_fixed_points(name: str) -> None:
-    text = read_text(KNOWN_ANSWERS / name)
+@pytest.mark.parametrize("path", _CANONICAL_FORMS, ids=lambda p: p.name)
+def test_canonical_vectors_are_fixed_points(path: Path) -> None:
+    text = read_text(path)
     quads = parse_nquads(text)
     assert canonicalize(quads) == text
     assert canonical_quads(quads) == text.splitlines(keepends=True)

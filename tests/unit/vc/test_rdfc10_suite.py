@@ -14,7 +14,8 @@ from services.runtime.vc.rdfc import (
     canonical_labels,
     canonicalize,
 )
-from tests.unit.vc.rdf_support import RDFC10, read_text, relabelled
+from tests.unit.vc.rdf_support import RDFC10, relabelled
+from tests.unit.vc.vectors import read_text
 
 _MANIFEST: list[dict[str, Any]] = json.loads(read_text(RDFC10 / "manifest.json"))["entries"]
 _ALGORITHMS: dict[str, HashAlgorithm] = {"SHA256": "sha256", "SHA384": "sha384"}

@@ -1,104 +1,69 @@
-"""Known-answer data for Data Integrity proofs, copied from the specifications (never read from
-outside the project at test time).
-
-* W3C "Data Integrity EdDSA Cryptosuites v1.0" (Recommendation, 2025), Appendix A "Test Vectors":
-  the Ed25519 key pair (A.1), the `eddsa-rdfc-2022` signed credential (A.2), the `eddsa-jcs-2022`
-  signed credential (A.4), and the W3C VC examples context they use.
-* 1EdTech Open Badges 3.0 Implementation Guide, "Linked Data Proof" example (OB 3.0 credential
-  signed with `eddsa-rdfc-2022`; its verification method is an HTTPS URL whose fragment is the
-  Multikey public key).
-"""
+"""Known-answer data for Data Integrity proofs: the specifications' vectors in `tests/vectors/`
+(see its README.md for the sources), loaded once and handed out as fresh copies."""
 
 from __future__ import annotations
 
+import copy
+import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-EXAMPLES_CONTEXT_URL = "https://www.w3.org/ns/credentials/examples/v2"
-EXAMPLES_CONTEXT: dict[str, Any] = {"@context": {"@vocab": "https://www.w3.org/ns/credentials/examples#"}}
+VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+W3C_DIR = VECTORS / "w3c-vc-di-eddsa"
+OB_DIR = VECTORS / "1edtech-ob3"
 
-W3C_PUBLIC_KEY = "z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2"
-W3C_SECRET_KEY = "z3u2en7t5LR2WtQH5PfFqMqwVHBeXouLzo6haApm8XHqvjxq"
+
+def read_text(path: Path) -> str:
+    # newline="" keeps the bytes as published: canonical forms are compared byte for byte.
+    with path.open(encoding="utf-8", newline="") as file:
+        return file.read()
+
+
+@cache
+def _load(path: Path) -> Any:
+    return json.loads(read_text(path))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A fresh copy of a JSON vector (tests mutate what they get)."""
+    data: dict[str, Any] = copy.deepcopy(_load(path))
+    return data
+
+
+EXAMPLES_CONTEXT_URL = "https://www.w3.org/ns/credentials/examples/v2"
+EXAMPLES_CONTEXT: dict[str, Any] = load(W3C_DIR / "credentials-examples-v2.jsonld")
+
+_KEY_PAIR = load(W3C_DIR / "keyPair.json")
+W3C_PUBLIC_KEY: str = _KEY_PAIR["publicKeyMultibase"]
+W3C_SECRET_KEY: str = _KEY_PAIR["privateKeyMultibase"]
 W3C_VM = f"did:key:{W3C_PUBLIC_KEY}#{W3C_PUBLIC_KEY}"
 
 
+def w3c_rdfc_signed() -> dict[str, Any]:
+    return load(W3C_DIR / "eddsa-rdfc-2022_signedDataInt.json")
+
+
+def w3c_jcs_signed() -> dict[str, Any]:
+    return load(W3C_DIR / "eddsa-jcs-2022_signedJCS.json")
+
+
 def w3c_unsigned() -> dict[str, Any]:
-    return {
-        "@context": ["https://www.w3.org/ns/credentials/v2", EXAMPLES_CONTEXT_URL],
-        "id": "urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33",
-        "type": ["VerifiableCredential", "AlumniCredential"],
-        "name": "Alumni Credential",
-        "description": "A minimum viable example of an Alumni Credential.",
-        "issuer": "https://vc.example/issuers/5678",
-        "validFrom": "2023-01-01T00:00:00Z",
-        "credentialSubject": {"id": "did:example:abcdefgh", "alumniOf": "The School of Examples"},
-    }
+    document = w3c_rdfc_signed()
+    del document["proof"]
+    return document
 
 
-W3C_RDFC_PROOF: dict[str, Any] = {
-    "type": "DataIntegrityProof",
-    "cryptosuite": "eddsa-rdfc-2022",
-    "created": "2023-02-24T23:36:38Z",
-    "verificationMethod": W3C_VM,
-    "proofPurpose": "assertionMethod",
-    "proofValue": "z2YwC8z3ap7yx1nZYCg4L3j3ApHsF8kgPdSb5xoS1VR7vPG3F561B52hYnQF9iseabecm3ijx4K1FBTQsCZahKZme",
-}
-
-W3C_JCS_PROOF: dict[str, Any] = {
-    "type": "DataIntegrityProof",
-    "cryptosuite": "eddsa-jcs-2022",
-    "created": "2023-02-24T23:36:38Z",
-    "verificationMethod": W3C_VM,
-    "proofPurpose": "assertionMethod",
-    "@context": ["https://www.w3.org/ns/credentials/v2", EXAMPLES_CONTEXT_URL],
-    "proofValue": "z2HnFSSPPBzR36zdDgK8PbEHeXbR56YF24jwMpt3R1eHXQzJDMWS93FCzpvJpwTWd3GAVFuUfjoJdcnTMuVor51aX",
-}
-
-OB_ISSUER = "https://example.edu/issuers/565049"
-OB_PUBLIC_KEY = "z6MkjZRZv3aez3r18pB1RBFJR1kwUVJ5jHt92JmQwXbd5hwi"
+W3C_RDFC_PROOF: dict[str, Any] = w3c_rdfc_signed()["proof"]
+W3C_JCS_PROOF: dict[str, Any] = w3c_jcs_signed()["proof"]
 
 
 def ob_signed() -> dict[str, Any]:
-    return {
-        "@context": [
-            "https://www.w3.org/ns/credentials/v2",
-            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-        ],
-        "id": "http://example.com/credentials/3527",
-        "type": ["VerifiableCredential", "OpenBadgeCredential"],
-        "issuer": {
-            "id": OB_ISSUER,
-            "type": ["Profile"],
-            "url": "https://www.imsglobal.org",
-            "name": "Example Corp",
-        },
-        "validFrom": "2010-01-01T00:00:00Z",
-        "name": "Teamwork Badge",
-        "credentialSubject": {
-            "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
-            "type": ["AchievementSubject"],
-            "achievement": {
-                "id": "https://example.com/achievements/21st-century-skills/teamwork",
-                "type": ["Achievement"],
-                "criteria": {
-                    "narrative": "Team members are nominated for this badge by their peers and recognized "
-                    "upon review by Example Corp management."
-                },
-                "description": "This badge recognizes the development of the capacity to collaborate "
-                "within a group environment.",
-                "name": "Teamwork",
-            },
-        },
-        "proof": {
-            "type": "DataIntegrityProof",
-            "created": "2010-01-01T19:23:24Z",
-            "verificationMethod": f"{OB_ISSUER}#{OB_PUBLIC_KEY}",
-            "cryptosuite": "eddsa-rdfc-2022",
-            "proofPurpose": "assertionMethod",
-            "proofValue": (
-                "z5x9aCBYovW3CQCbKdNyhEm7ffYSw1YpEdPywQJoNbzDD2gkzQDKJ1sYKJaWvqZtkMtSbz35HcbgXVEDYHxCzgkCr"
-            ),
-        },
-    }
+    return load(OB_DIR / "ob_signed.json")
+
+
+OB_ISSUER: str = ob_signed()["issuer"]["id"]
+OB_PUBLIC_KEY: str = ob_signed()["proof"]["verificationMethod"].partition("#")[2]
 
 
 def controller_document(controller: str, vm_id: str, public_key: str) -> dict[str, Any]:
