@@ -19,7 +19,12 @@ from contracts.v1.qa import (
     AttestationSubmitted,
     AttestationWithdrawn,
 )
-from contracts.v1.revocation import CredentialStatusChanged, CredentialStatusChangeRequested
+from contracts.v1.revocation import (
+    CredentialStatusChanged,
+    CredentialStatusChangeRequested,
+    StatusIndexBlockRequested,
+    StatusIndexBlockReserved,
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,22 @@ CREDENTIAL_STATUS = Topic(
     producers=("revocation",),
     consumers=("agencies",),
 )
+STATUS_INDEX_REQUESTS = Topic(
+    name="credstream.status.index-requests.v1",
+    events=(StatusIndexBlockRequested,),
+    key="issuer_id (one issuer's requests in order)",
+    description="Issuance asks for blocks of status list indexes when its pool runs low.",
+    producers=("issuance",),
+    consumers=("revocation",),
+)
+STATUS_INDEX_BLOCKS = Topic(
+    name="credstream.status.index-blocks.v1",
+    events=(StatusIndexBlockReserved,),
+    key="issuer_id",
+    description="Blocks of random, never reused status list indexes reserved for an issuer.",
+    producers=("revocation",),
+    consumers=("issuance",),
+)
 
 EVENT_TOPICS: tuple[Topic, ...] = (
     ASSESSMENT_RESULTS,
@@ -118,13 +139,15 @@ EVENT_TOPICS: tuple[Topic, ...] = (
     QA_ATTESTATIONS,
     STATUS_REQUESTS,
     CREDENTIAL_STATUS,
+    STATUS_INDEX_REQUESTS,
+    STATUS_INDEX_BLOCKS,
 )
 
 CONSUMER_GROUPS: dict[str, tuple[Topic, ...]] = {
     "assessment": (ASSESSMENT_RESULTS, ACHIEVEMENT_DEFINITIONS),
-    "issuance": (ACHIEVEMENTS_EARNED, QA_ATTESTATIONS),
+    "issuance": (ACHIEVEMENTS_EARNED, QA_ATTESTATIONS, STATUS_INDEX_BLOCKS),
     "qa": (QA_SUBMISSIONS,),
-    "revocation": (STATUS_REQUESTS, CREDENTIALS_ISSUED),
+    "revocation": (STATUS_REQUESTS, CREDENTIALS_ISSUED, STATUS_INDEX_REQUESTS),
 }
 """Each service's consumer group and the topics it reads."""
 

@@ -42,3 +42,34 @@ class CredentialStatusChanged(Event):
     status_list_credential: str
     status_list_index: str
     changed_at: AwareDatetime
+
+
+class StatusIndexBlockRequested(Event):
+    """Issuance asks the revocation service for a block of status list indexes for one issuer and
+    purpose (sent when its pool of unused indexes runs low; see docs/revocation.md)."""
+
+    event_type = "credstream.status.index-block.requested"
+
+    request_id: Identifier
+    issuer_id: Identifier
+    issuer_did: Identifier = Field(description="The issuer's DID: the status list credential's issuer.")
+    purpose: StatusPurpose
+    size: int = Field(ge=1, le=65_536)
+
+
+class StatusIndexBlockReserved(Event):
+    """The revocation service reserved indexes of one status list for one issuer and purpose.
+
+    The indexes are random positions of the list, never handed out before (unique in the revocation
+    service's database); issuance assigns each to one credential at most.
+    """
+
+    event_type = "credstream.status.index-block.reserved"
+
+    block_id: Identifier
+    request_id: Identifier
+    issuer_id: Identifier
+    purpose: StatusPurpose
+    status_list_credential: str = Field(description="URL of the BitstringStatusListCredential.")
+    indexes: list[int] = Field(min_length=1, max_length=65_536)
+    reserved_at: AwareDatetime

@@ -59,11 +59,26 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("assessment", "services.assessment", "ASSESSMENT_"),
     ServiceSpec("issuance", "services.issuance", "ISSUANCE_"),
+    ServiceSpec("revocation", "services.revocation", "REVOCATION_"),
 )
 
 PROFILES: dict[str, dict[str, int]] = {
-    "default": {"kafka": 9092, "controller": 9093, "postgres": 5432, "assessment": 8081, "issuance": 8082},
-    "test": {"kafka": 19092, "controller": 19093, "postgres": 15432, "assessment": 18081, "issuance": 18082},
+    "default": {
+        "kafka": 9092,
+        "controller": 9093,
+        "postgres": 5432,
+        "assessment": 8081,
+        "issuance": 8082,
+        "revocation": 8084,
+    },
+    "test": {
+        "kafka": 19092,
+        "controller": 19093,
+        "postgres": 15432,
+        "assessment": 18081,
+        "issuance": 18082,
+        "revocation": 18084,
+    },
 }
 
 
@@ -108,7 +123,11 @@ class Stack:
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         """Environment of one service process on this stack."""
         p = spec.env_prefix
-        return {
+        extra = {}
+        if spec.name == "revocation":
+            # Status list credentials are signed by the issuance service (the issuer's key).
+            extra[f"{p}ISSUANCE_URL"] = f"http://127.0.0.1:{self.ports['issuance']}"
+        return extra | {
             f"{p}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             f"{p}DATABASE_URL": self.database_url(spec.name),
             f"{p}HTTP_HOST": "127.0.0.1",

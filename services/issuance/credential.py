@@ -121,9 +121,11 @@ def build_credential(
     award: Award,
     issued_at: datetime,
     salt: str,
+    status_entries: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The unsigned credential for one award. The learner appears only as a salted hash of their
-    e-mail (or provider id) and, when known, their DID."""
+    e-mail (or provider id) and, when known, their DID. `status_entries` become its
+    `credentialStatus` (one BitstringStatusListEntry per purpose)."""
     learner = award.learner
     identity, identity_type = (
         (learner.email.lower(), "emailAddress") if learner.email else (learner.learner_id, "sourcedId")
@@ -158,4 +160,6 @@ def build_credential(
     }
     if spec.valid_for_days:
         credential["validUntil"] = _timestamp(issued_at + timedelta(days=spec.valid_for_days))
+    if status_entries:
+        credential["credentialStatus"] = status_entries
     return credential

@@ -5,14 +5,23 @@ from __future__ import annotations
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from contracts.topics import ACHIEVEMENT_DEFINITIONS, ACHIEVEMENTS_EARNED, CREDENTIALS_ISSUED
+from contracts.topics import (
+    ACHIEVEMENT_DEFINITIONS,
+    ACHIEVEMENTS_EARNED,
+    CREDENTIALS_ISSUED,
+    STATUS_INDEX_BLOCKS,
+    STATUS_INDEX_REQUESTS,
+)
 from contracts.v1.assessment import AchievementDefined, AchievementEarned
 from contracts.v1.issuance import CredentialIssued
+from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
 from services.issuance import service
 from services.issuance.domain import Award, Learner
 from services.issuance.repository import IssuanceRepository
 from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
+from services.issuance.status import StatusPolicy, receive_block
+from services.issuance.status_repository import StatusPoolRepository
 from services.runtime import outbox
 from services.runtime.faults import crash_point
 from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
@@ -44,11 +53,28 @@ def issuance_context(conn: asyncpg.Connection, settings: Settings) -> IssuanceCo
             subject=event.achievement_id,
         )
 
+    async def publish_index_request(event: StatusIndexBlockRequested) -> None:
+        await outbox.enqueue(
+            conn,
+            topic=STATUS_INDEX_REQUESTS,
+            key=event.issuer_id,
+            event=event,
+            source=settings.event_source,
+            event_id=event.request_id,
+            subject=event.issuer_id,
+        )
+
     return IssuanceContext(
         public_base_url=settings.public_base_url,
         key_encryption_key=settings.key_encryption_key.get_secret_value(),
         publish_issued=publish_issued,
         publish_defined=publish_defined,
+        status=StatusPolicy(
+            enabled=settings.credential_status,
+            block_size=settings.status_block_size,
+            low_water=settings.status_low_water,
+            publish_request=publish_index_request,
+        ),
     )
 
 
@@ -74,4 +100,18 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         # Signed and written, not yet committed: the kill tests crash here.
         crash_point(settings.fault_injection, "issuance.before_commit")
 
-    subscribe(broker, pipeline, [(ACHIEVEMENTS_EARNED, on_achievement_earned)], settings=settings)
+    async def on_index_block_reserved(
+        inbound: InboundEvent[StatusIndexBlockReserved], conn: asyncpg.Connection
+    ) -> None:
+        await receive_block(inbound.event, pool=StatusPoolRepository(conn))
+        # Awards that waited for indexes go out now, in this transaction.
+        await service.release_parked(
+            inbound.event.issuer_id, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings)
+        )
+
+    subscribe(
+        broker,
+        pipeline,
+        [(ACHIEVEMENTS_EARNED, on_achievement_earned), (STATUS_INDEX_BLOCKS, on_index_block_reserved)],
+        settings=settings,
+    )

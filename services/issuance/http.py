@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import asyncpg
+import httpx
 from fastapi import Body, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +22,9 @@ from services.issuance.profile import schema_bytes
 from services.issuance.repository import IssuanceRepository
 from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
-from services.issuance.verification import issuer_id_of, verify_credential
+from services.issuance.status import PURPOSES
+from services.issuance.status_repository import StatusPoolRepository
+from services.issuance.verification import check_status, http_fetcher, issuer_id_of, verify_credential
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     PROBLEM_JSON,
@@ -33,6 +36,7 @@ from services.runtime.http import (
 )
 from services.runtime.vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
 from services.runtime.vc.keys import StaticKeyResolver
+from services.runtime.vc.status import ListCache
 
 ContextFactory = Callable[[asyncpg.Connection], IssuanceContext]
 """Binds the outbox publishers to a transaction's connection (given by the composition root)."""
@@ -115,6 +119,16 @@ def create_http(
             rows = await IssuanceRepository(conn).request_states(issuer_id)
         return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
 
+    @app.get("/admin/issuers/{issuer_id}/status-indexes", dependencies=admin)
+    async def status_indexes(issuer_id: str) -> dict[str, int]:
+        """Free status list indexes reserved for this issuer, per purpose (0 means awards wait)."""
+        async with acquire(pool) as conn:
+            pool_repo = StatusPoolRepository(conn)
+            return {
+                purpose: await pool_repo.free_count(issuer_id=issuer_id, purpose=purpose)
+                for purpose in PURPOSES
+            }
+
     @app.put("/admin/achievements/{achievement_id}", dependencies=admin)
     async def put_achievement(achievement_id: str, spec: MicroCredentialSpec) -> dict[str, Any]:
         if spec.achievement_id != achievement_id:
@@ -176,12 +190,14 @@ def create_http(
                 raise _problem(error) from error
         return {"verifiableCredential": signed}
 
-    @app.post("/credentials/verify", response_model=None)
-    async def verify(request: Annotated[VerifyRequest, Body()]) -> JSONResponse:
-        document = request.verifiableCredential
+    status_cache = ListCache(default_ttl_s=60.0)
+    status_client = httpx.AsyncClient()
+
+    async def resolver_for(document: dict[str, Any]) -> StaticKeyResolver:
+        """Keys of our own issuers' did:web documents (foreign DIDs are not resolved yet)."""
         resolver = StaticKeyResolver()
         prefix = did_web(settings.public_base_url, "")
-        proof = document.get("proof") if isinstance(document, dict) else None
+        proof = document.get("proof")
         vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
         if isinstance(vm, str) and vm.startswith(prefix):
             async with acquire(pool) as conn:
@@ -190,7 +206,16 @@ def create_http(
                 )
             if did_doc is not None:
                 resolver.add(did_doc)
+        return resolver
+
+    @app.post("/credentials/verify", response_model=None)
+    async def verify(request: Annotated[VerifyRequest, Body()]) -> JSONResponse:
+        document = request.verifiableCredential
+        resolver = await resolver_for(document) if isinstance(document, dict) else StaticKeyResolver()
         result = verify_credential(document, resolver=resolver)
+        await check_status(
+            document, result, fetch=http_fetcher(status_client, status_cache), resolver_for=resolver_for
+        )
         if result.verified:
             return JSONResponse(result.as_json())
         body = {

@@ -24,6 +24,19 @@ def _validator() -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
+def claims_profile(document: Any) -> bool:
+    """True for a document that presents itself as credstream's micro-credential: an
+    OpenBadgeCredential or a credential naming the profile's JSON Schema."""
+    if not isinstance(document, dict):
+        return True
+    types = document.get("type")
+    schemas = document.get("credentialSchema")
+    schema_list = schemas if isinstance(schemas, list) else [schemas]
+    return (isinstance(types, list) and "OpenBadgeCredential" in types) or any(
+        isinstance(s, dict) and s.get("id") == SCHEMA_URL for s in schema_list
+    )
+
+
 def validate_profile(document: Any) -> list[str]:
     """Every way `document` departs from the profile, as `path: message` (empty when it conforms)."""
     errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))

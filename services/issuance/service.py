@@ -20,8 +20,16 @@ from services.issuance.domain import (
     credential_id,
     did_web,
 )
-from services.issuance.profile import validate_profile
+from services.issuance.profile import claims_profile, validate_profile
 from services.issuance.repository import IssuanceRepository, StoredCredential, StoredIssuer
+from services.issuance.status import (
+    PURPOSES,
+    WAITING_FOR_INDEXES,
+    StatusPolicy,
+    entries_for,
+    request_block_if_low,
+)
+from services.issuance.status_repository import StatusPoolRepository
 from services.runtime.vc import keys, multibase
 from services.runtime.vc.keys import Ed25519Signer
 from services.runtime.vc.proofs import ProofError, create_proof
@@ -38,6 +46,7 @@ class IssuanceContext:
     key_encryption_key: str
     publish_issued: PublishIssued
     publish_defined: PublishDefined
+    status: StatusPolicy
 
     def issuer_did(self, issuer_id: str) -> str:
         return did_web(self.public_base_url, issuer_id)
@@ -54,6 +63,16 @@ async def register_issuer(profile: IssuerProfile, *, repo: IssuanceRepository, c
     created = await repo.upsert_issuer(profile=profile, did=ctx.issuer_did(profile.issuer_id))
     if created:
         await _add_key(profile.issuer_id, repo=repo, ctx=ctx)
+    if ctx.status.enabled:
+        # Ask for the first blocks of status list indexes now, so the first award does not wait.
+        for purpose in PURPOSES:
+            await request_block_if_low(
+                issuer_id=profile.issuer_id,
+                issuer_did=ctx.issuer_did(profile.issuer_id),
+                purpose=purpose,
+                pool=StatusPoolRepository(repo.conn),
+                policy=ctx.status,
+            )
     return created
 
 
@@ -170,9 +189,20 @@ async def issue_award(
     if reason is not None or issuer is None or stored is None:
         await repo.record_request(award, state="parked", reason=reason)
         return None
+    new_id = credential_id(award.earned_id)
+    status_entries = await entries_for(
+        new_id,
+        issuer_id=award.issuer_id,
+        issuer_did=issuer.did,
+        pool=StatusPoolRepository(repo.conn),
+        policy=ctx.status,
+    )
+    if status_entries is None:
+        await repo.record_request(award, state="parked", reason=WAITING_FOR_INDEXES)
+        return None
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
     document = build_credential(
-        credential_id=credential_id(award.earned_id),
+        credential_id=new_id,
         issuer=issuer.profile,
         issuer_did=issuer.did,
         spec=stored.spec,
@@ -180,6 +210,7 @@ async def issue_award(
         award=award,
         issued_at=moment,
         salt=secrets.token_hex(16),
+        status_entries=status_entries,
     )
     signed = await sign(document, issuer=issuer, repo=repo, ctx=ctx, created=moment)
     record = StoredCredential(
@@ -216,8 +247,10 @@ async def sign(
     ctx: IssuanceContext,
     created: datetime | None = None,
 ) -> dict[str, Any]:
-    """Check the credential against credstream's profile, then add the issuer's proof."""
-    problems = validate_profile(document)
+    """Check a credential that claims credstream's profile (an OpenBadgeCredential or one naming
+    the profile's schema) against it, then add the issuer's proof. Other credentials (e.g. the
+    revocation service's BitstringStatusListCredentials) are signed as given."""
+    problems = validate_profile(document) if claims_profile(document) else []
     if problems:
         raise IssuanceError("profile_invalid", "; ".join(problems[:5]))
     signer = await signer_for(issuer.profile.issuer_id, repo=repo, ctx=ctx)
@@ -225,3 +258,14 @@ async def sign(
         return create_proof(document, signer=signer, cryptosuite=issuer.profile.cryptosuite, created=created)
     except ProofError as error:
         raise IssuanceError(error.code.lower(), error.message) from error
+
+
+async def release_parked(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> list[str]:
+    """Retry every parked award of an issuer (e.g. once status list indexes arrived); those still
+    blocked stay parked with their current reason. Returns the credentials issued now."""
+    issued = []
+    for award in await repo.parked_requests(issuer_id=issuer_id):
+        issued_id = await issue_award(award, repo=repo, ctx=ctx)
+        if issued_id:
+            issued.append(issued_id)
+    return issued

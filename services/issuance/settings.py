@@ -27,3 +27,12 @@ class Settings(ServiceSettings):
         description="base64url of 32 random bytes; wraps issuers' private keys (AES-256-GCM). The "
         "default is for local development only.",
     )
+    credential_status: bool = Field(
+        default=True,
+        description="Give every credential a revocation and a suspension BitstringStatusListEntry, with "
+        "indexes reserved by the revocation service; awards wait (parked) while none are available.",
+    )
+    status_block_size: int = Field(default=1024, ge=1, le=65_536, description="Indexes asked for per block.")
+    status_low_water: int = Field(
+        default=256, ge=0, description="Ask for the next block when fewer free indexes than this remain."
+    )

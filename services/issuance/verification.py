@@ -1,18 +1,24 @@
 """Verification of credentials (VC-API `POST /credentials/verify`): proof, issuer binding,
 validity window and profile. The same code verifies what we issue and what others issue.
 
-Status (Bitstring Status List) and QA checks join here when the revocation and QA services
-exist; until then a credential that carries `credentialStatus` fails with STATUS_UNCHECKABLE
-rather than passing unchecked.
+Status (W3C Bitstring Status List): `check_status` runs the spec's validate algorithm for every
+`BitstringStatusListEntry` (services/runtime/vc/status.py): the list is fetched (cached within its
+`ttl`), its proof and issuer verified, and the bit read. A revoked or suspended credential does not
+verify; a list that cannot be fetched or verified, is too short, or an index out of range is an
+explicit error, never "valid".
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+
 from services.issuance.profile import SCHEMA_URL, validate_profile
+from services.runtime.vc import status
 from services.runtime.vc.keys import KeyResolver
 from services.runtime.vc.proofs import ProofError, verify_proof
 
@@ -21,6 +27,7 @@ from services.runtime.vc.proofs import ProofError, verify_proof
 class VerificationResult:
     verified: bool = True
     checks: list[str] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)
     warnings: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
 
@@ -32,6 +39,7 @@ class VerificationResult:
         return {
             "verified": self.verified,
             "checks": self.checks,
+            **({"status": self.status} if self.status else {}),
             "warnings": self.warnings,
             "errors": self.errors,
         }
@@ -101,10 +109,82 @@ def verify_credential(
         for problem in validate_profile(document)[:10]:
             result.fail("SCHEMA_INVALID", problem)
 
-    if "credentialStatus" in document:
-        # An honest answer: a status we cannot check is not a valid status.
-        result.fail(
-            "STATUS_UNCHECKABLE",
-            "credentialStatus is present but this verifier cannot check status lists yet",
-        )
     return result
+
+
+async def check_status(
+    document: Any,
+    result: VerificationResult,
+    *,
+    fetch: status.Fetch,
+    resolver_for: Callable[[dict[str, Any]], Awaitable[KeyResolver]],
+    now: datetime | None = None,
+) -> None:
+    """Add the status of every `credentialStatus` entry to `result` (spec section 3.2)."""
+    if not isinstance(document, dict) or "credentialStatus" not in document:
+        return
+    result.checks.append("credentialStatus")
+    issuer = issuer_id_of(document)
+
+    async def verify_list(list_credential: dict[str, Any]) -> None:
+        if issuer_id_of(list_credential) != issuer:
+            raise status.StatusError(
+                "STATUS_VERIFICATION_ERROR", "the status list is not issued by the credential's issuer"
+            )
+        try:
+            verify_proof(list_credential, resolver=await resolver_for(list_credential), now=now)
+        except ProofError as error:
+            raise status.StatusError(
+                "STATUS_VERIFICATION_ERROR", f"the status list's proof does not verify: {error.message}"
+            ) from error
+
+    for entry in status.entries_of(document):
+        purpose = str(entry.get("statusPurpose"))
+        try:
+            outcome = await status.check_status(entry, fetch=fetch, verify_list=verify_list, now=now)
+        except status.StatusError as error:
+            result.status[purpose] = "error"
+            result.fail(error.code, error.message)
+            continue
+        if not outcome.status:
+            result.status[purpose] = "valid"
+        elif purpose == "revocation":
+            result.status[purpose] = "revoked"
+            result.fail("REVOKED", "the credential has been revoked")
+        elif purpose == "suspension":
+            result.status[purpose] = "suspended"
+            result.fail("SUSPENDED", "the credential is suspended")
+        else:
+            result.status[purpose] = "set"
+            result.warnings.append({"code": "STATUS_SET", "message": f"the {purpose} status bit is set"})
+
+
+def http_fetcher(client: httpx.AsyncClient, cache: status.ListCache) -> status.Fetch:
+    """Dereferences status list URLs over HTTP(S), cached within each list's `ttl`."""
+
+    async def fetch(url: str) -> dict[str, Any]:
+        cached = cache.get(url)
+        if cached is not None:
+            return cached
+        if not url.startswith(("https://", "http://")):
+            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is not an HTTP(S) URL")
+        try:
+            response = await client.get(url, timeout=5.0, follow_redirects=False)
+        except httpx.HTTPError as error:
+            raise status.StatusError(
+                "STATUS_RETRIEVAL_ERROR", f"{url} could not be fetched: {error}"
+            ) from error
+        if response.status_code != 200:
+            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} answered {response.status_code}")
+        if len(response.content) > 8 * 1024 * 1024:
+            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is larger than 8 MiB")
+        try:
+            document = response.json()
+        except ValueError as error:
+            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is not JSON") from error
+        if not isinstance(document, dict):
+            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is not a JSON object")
+        cache.put(url, document)
+        return document
+
+    return fetch

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,6 +80,56 @@ async def enqueue(
     # Delivered at commit, and only if the transaction commits.
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return event_id
+
+
+async def enqueue_many(
+    conn: asyncpg.Connection,
+    *,
+    topic: Topic,
+    source: str,
+    events: Sequence[tuple[str, Event, str, str | None]],
+) -> None:
+    """`enqueue` for many events in one statement: each item is (key, event, event id, subject).
+    For bulk operations (e.g. 100,000 status changes in one transaction)."""
+    if not events:
+        return
+    now = datetime.now(UTC)
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    keys: list[bytes] = []
+    header_docs: list[str] = []
+    payloads: list[bytes] = []
+    ids: list[str] = []
+    event_type = events[0][1].event_type
+    for key, event, event_id, subject in events:
+        if event.event_type != event_type or event_type not in topic.event_types():
+            raise ValueError(f"{event.event_type}: one event type per batch, of topic {topic.name}")
+        attributes = CloudEventAttributes(
+            id=event_id,
+            source=source,
+            type=event.event_type,
+            time=now,
+            subject=subject,
+            dataschema=event.dataschema(),
+        )
+        headers = {k: v.decode() for k, v in attributes.to_headers()} | carrier
+        keys.append(key.encode())
+        header_docs.append(json.dumps([[k, v] for k, v in headers.items()]))
+        payloads.append(event.model_dump_json(exclude_none=True).encode())
+        ids.append(event_id)
+    # One statement for the whole batch (unnest), in the caller's transaction.
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) "
+        "SELECT $1, k, h::jsonb, p, i, $6 FROM unnest($2::bytea[], $3::text[], $4::bytea[], $5::text[]) "
+        "AS t(k, h, p, i)",
+        topic.name,
+        keys,
+        header_docs,
+        payloads,
+        ids,
+        event_type,
+    )
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 class OutboxRelay:

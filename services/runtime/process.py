@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import uvicorn
@@ -40,6 +41,10 @@ class ServiceHost:
     migrations: Path
     http: FastAPI | None = None
     pipelines: list[ConsumerPipeline] = field(default_factory=list)
+    workers: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = field(default_factory=list)
+    """Background loops of the service (name, coroutine function), run beside the consumers."""
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Called once at stop, after the workers ended (e.g. to close HTTP clients)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _server: uvicorn.Server | None = None
     started: bool = False
@@ -59,6 +64,8 @@ class ServiceHost:
         await self.producer.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         await self.broker.start()
+        for name, worker in self.workers:
+            self._tasks.append(asyncio.create_task(worker(), name=name))
         if serve_http and self.http is not None:
             config = uvicorn.Config(
                 self.http,
@@ -110,6 +117,9 @@ class ServiceHost:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for close in self.closers:
+            with contextlib.suppress(Exception):
+                await close()
         await self.producer.stop()
         await self.pool.close()
 

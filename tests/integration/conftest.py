@@ -8,10 +8,12 @@ import pytest
 from deploy.local.runner import Stack
 from services.assessment.app import create_app
 from services.issuance.app import create_app as create_issuance
+from services.revocation.app import create_app as create_revocation
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
 from tests.fixtures.issuance import issuance_settings
 from tests.fixtures.kafka import TopicWatcher
+from tests.fixtures.revocation import revocation_settings
 
 pytestmark = pytest.mark.integration
 
@@ -30,9 +32,19 @@ async def assessment(stack: Stack) -> AsyncIterator[ServiceHost]:
 
 
 @pytest.fixture(scope="module")
-async def issuance(stack: Stack) -> AsyncIterator[ServiceHost]:
+async def revocation(stack: Stack) -> AsyncIterator[ServiceHost]:
+    """The revocation service in this process (module-scoped): it reserves the status list
+    indexes every issued credential needs and publishes the lists."""
+    host = await create_revocation(revocation_settings(stack))
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture(scope="module")
+async def issuance(stack: Stack, revocation: ServiceHost) -> AsyncIterator[ServiceHost]:
     """The issuance service running in this process against the real test stack (module-scoped,
-    like `assessment`)."""
+    like `assessment`), with the revocation service it depends on for status list indexes."""
     host = await create_issuance(issuance_settings(stack))
     await host.start()
     yield host

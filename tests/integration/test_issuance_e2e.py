@@ -18,7 +18,7 @@ from services.issuance.profile import validate_profile
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import LMS_SOURCE
 from tests.fixtures.interop import verify_with_digitalbazaar
-from tests.fixtures.issuance import ADMIN, IssuerScenario
+from tests.fixtures.issuance import ADMIN, IssuerScenario, indexes_ready
 from tests.fixtures.kafka import Seen
 from tests.fixtures.waiting import eventually
 
@@ -93,9 +93,13 @@ async def test_lms_results_become_one_signed_credential_that_independent_verifie
         assert (await client.get(f"/credentials/{uuid_part}")).status_code == 401
 
     [theirs] = await asyncio.to_thread(
-        verify_with_digitalbazaar, [credential], did_web_http=[f"127.0.0.1:{stack.ports['issuance']}"]
+        verify_with_digitalbazaar,
+        [credential],
+        did_web_http=[f"127.0.0.1:{stack.ports['issuance']}"],
+        check_status=True,
     )
     assert theirs.verified, theirs.errors
+    assert theirs.status == {"revocation": False, "suspension": False}
 
 
 async def test_every_annex_i_element_is_present_and_non_empty(
@@ -141,6 +145,7 @@ async def test_redelivered_and_repeated_awards_issue_once_and_unknown_achievemen
     await publish_event(producer, ACHIEVEMENTS_EARNED, earned, key="k", source="urn:test:assessment")
     async with httpx.AsyncClient(base_url=base_url, headers=ADMIN, timeout=30) as client:
         (await client.put(f"/admin/issuers/{scenario.issuer_id}", json=scenario.issuer())).raise_for_status()
+        await indexes_ready(client, scenario.issuer_id)
 
         async def parked() -> bool:
             rows = (await client.get(f"/admin/issuers/{scenario.issuer_id}/requests")).json()

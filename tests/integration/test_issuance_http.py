@@ -78,6 +78,7 @@ async def test_rotation_keeps_old_credentials_verifying_and_vc_api_issue_and_ver
             verify_with_digitalbazaar,
             [old, new["verifiableCredential"]],
             did_web_http=[f"127.0.0.1:{stack.ports['issuance']}"],
+            check_status=True,
         )
         assert all(r.verified for r in results), results
 

@@ -21,7 +21,8 @@ from tests.fixtures.issuance import IssuerScenario
 from tests.fixtures.process import ServiceProcess
 from tests.fixtures.waiting import eventually
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# The revocation service (in this process) reserves the status list indexes credentials need.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.usefixtures("revocation")]
 
 LEARNERS = 5
 

@@ -7,7 +7,8 @@
 // except the extension contexts explicitly given with --context.
 //
 //   node verify.mjs [--context URL=PATH]... [--did-web-http HOST:PORT]... [--did-document PATH]...
-//                   [--ignore-status] [--no-issuer-binding] FILE...
+//                   [--ignore-status | --check-status] [--no-issuer-binding] FILE...
+//   node verify.mjs --decode-list URL|FILE
 //
 // FILE is a JSON credential, or "-" for a JSON array of credentials on stdin.
 //   --context URL=PATH     serve the JSON-LD context at PATH for URL. Contexts that the libraries
@@ -17,7 +18,19 @@
 //   --did-document PATH    serve this DID / controller document by its `id`, and each of its
 //                          verification methods by their `id` (so a key URL dereferences to the key).
 //   --ignore-status        accept credentials with `credentialStatus` without checking it. Without
-//                          it such credentials FAIL with "status not checked" (never silently pass).
+//                          it (or --check-status) such credentials FAIL with "status not checked"
+//                          (never silently pass).
+//   --check-status         check `credentialStatus` (W3C Bitstring Status List v1.0) with
+//                          `checkStatus` from @digitalbazaar/vc-bitstring-status-list: each entry's
+//                          statusListCredential is fetched over http(s) (only those exact URLs of
+//                          the credential being verified, no redirects), its proof is verified with
+//                          the same suites and documentLoader (so its did:web issuer resolves as
+//                          above), and its issuer must be the credential's. A set "revocation" bit
+//                          FAILS the credential with "revoked", a set "suspension" bit with
+//                          "suspended"; bits of other purposes are only reported.
+//   --decode-list SOURCE   decode the `encodedList` of the BitstringStatusListCredential at SOURCE
+//                          (an http(s) URL, fetched, or a JSON file; not verified) with the
+//                          package's `decodeList` and print {"length": N, "set": [index, ...]}.
 //   --no-issuer-binding    use AssertionProofPurpose instead of vc's CredentialIssuancePurpose, i.e.
 //                          do not require issuer == verification method controller. Only for
 //                          specification test vectors whose issuer is not the key's controller.
@@ -27,7 +40,10 @@
 // Every URL that is not a served context, a given document, did:key or an allowed did:web is refused.
 //
 // Output: one JSON line per credential {"file", "verified", "errors"} on stdout (stdin credentials
-// are named "-[0]", "-[1]", ...). Exit status 0 when all verify, 1 when any fails, 2 on usage error.
+// are named "-[0]", "-[1]", ...); with --check-status, lines of credentials whose status was checked
+// also have "status": {purpose: bit set?, ...}, e.g. {"revocation": false, "suspension": true}.
+// Exit status 0 when all verify, 1 when any fails, 2 on usage error (--decode-list: 0, or 2 when the
+// list cannot be read or decoded).
 import {readFileSync} from 'node:fs';
 import * as vc from '@digitalbazaar/vc';
 import jsigs from 'jsonld-signatures';
@@ -40,11 +56,19 @@ import * as didKey from '@digitalbazaar/did-method-key';
 import {CachedResolver, findVerificationMethod} from '@digitalbazaar/did-io';
 import * as multikeyContext from '@digitalbazaar/multikey-context';
 import {securityLoader} from '@digitalcredentials/security-document-loader';
+import {checkStatus, decodeList} from '@digitalbazaar/vc-bitstring-status-list';
 
 const USAGE = 'usage: verify.mjs [--context URL=PATH]... [--did-web-http HOST:PORT]... ' +
-  '[--did-document PATH]... [--ignore-status] [--no-issuer-binding] FILE...';
+  '[--did-document PATH]... [--ignore-status | --check-status] [--no-issuer-binding] FILE...\n' +
+  '       verify.mjs --decode-list URL|FILE';
+// A status list credential larger than this is refused (the spec's lists are ~16 KiB of bits).
+const MAX_LIST_BYTES = 32 * 1024 * 1024;
+// Status purposes whose set bit makes a credential fail, with the message given.
+const FAILING_PURPOSES = new Map([['revocation', 'revoked'], ['suspension', 'suspended']]);
 
 class UsageError extends Error {}
+// A SOURCE for --decode-list that cannot be read or decoded (reported without the usage text).
+class InputError extends Error {}
 
 function readJson(path, what) {
   let text;
@@ -63,7 +87,7 @@ function readJson(path, what) {
 function parseArgs(argv) {
   const options = {
     contexts: new Map(), httpHosts: new Set(), documents: [], files: [],
-    ignoreStatus: false, issuerBinding: true
+    ignoreStatus: false, checkStatus: false, issuerBinding: true, decodeList: null
   };
   const args = [...argv];
   const value = name => {
@@ -94,11 +118,22 @@ function parseArgs(argv) {
       options.documents.push(doc);
     } else if(arg === '--ignore-status') {
       options.ignoreStatus = true;
+    } else if(arg === '--check-status') {
+      options.checkStatus = true;
+    } else if(arg === '--decode-list') {
+      options.decodeList = value(arg);
     } else if(arg === '--no-issuer-binding') {
       options.issuerBinding = false;
     } else {
       throw new UsageError(`unknown option ${arg}`);
     }
+  }
+  if(options.ignoreStatus && options.checkStatus) {
+    throw new UsageError('--ignore-status and --check-status exclude each other');
+  }
+  if(options.decodeList !== null) {
+    if(argv.length !== 2) throw new UsageError('--decode-list takes one URL or FILE, nothing else');
+    return options;
   }
   if(!options.files.length) throw new UsageError('no credentials given');
   if(options.files.filter(f => f === '-').length > 1) {
@@ -219,21 +254,172 @@ function errorsOf(result) {
 }
 
 // Belt and braces: whatever a library might try, the only network access is http to the hosts
-// given with --did-web-http.
+// given with --did-web-http, and the exact URLs in `allowedUrls` (with --check-status: the status
+// list credentials of the credential being verified, while its status is checked; with
+// --decode-list: the given URL).
+const allowedUrls = new Set();
+
 function guardFetch(httpHosts) {
   const realFetch = globalThis.fetch;
   globalThis.fetch = (resource, init) => {
     const url = new URL(resource instanceof Request ? resource.url : String(resource));
-    if(url.protocol !== 'http:' || !httpHosts.has(url.host.toLowerCase())) {
+    const allowed = allowedUrls.has(url.href) ||
+      (url.protocol === 'http:' && httpHosts.has(url.host.toLowerCase()));
+    if(!allowed) {
       return Promise.reject(new Error(`refusing to fetch ${url.href} (no network)`));
     }
     return realFetch(resource, init);
   };
 }
 
+// GET a status list credential (media type application/vc, W3C Bitstring Status List v1.0 and
+// VC Data Model 2.0); no redirects, bounded size.
+async function fetchListCredential(url) {
+  let response;
+  try {
+    response = await fetch(url, {
+      redirect: 'error', signal: AbortSignal.timeout(10000),
+      headers: {
+        accept: 'application/vc, application/vc+ld+json;q=0.9, application/ld+json;q=0.8, ' +
+          'application/json;q=0.7'
+      }
+    });
+  } catch(e) {
+    // undici reports "fetch failed" with the reason (refused, redirect, ...) as its cause.
+    throw new Error(`${url}: ${e.cause?.message || e.message}`);
+  }
+  if(!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  if(Number(response.headers.get('content-length')) > MAX_LIST_BYTES) {
+    throw new Error(`${url}: larger than ${MAX_LIST_BYTES} bytes`);
+  }
+  const text = await response.text();
+  if(text.length > MAX_LIST_BYTES) throw new Error(`${url}: larger than ${MAX_LIST_BYTES} bytes`);
+  try {
+    return JSON.parse(text);
+  } catch(e) {
+    throw new Error(`${url}: not JSON: ${e.message}`);
+  }
+}
+
+function statusEntries(credential) {
+  const status = credential.credentialStatus;
+  return Array.isArray(status) ? status : [status];
+}
+
+// The documentLoader for checking one credential's status: its statusListCredential URLs (and only
+// those) are fetched over http(s); everything else goes to the verifier's documentLoader.
+function statusDocumentLoader(credential, documentLoader) {
+  const urls = new Set();
+  for(const entry of statusEntries(credential)) {
+    const url = entry?.statusListCredential;
+    if(typeof url === 'string' && /^https?:\/\//i.test(url)) urls.add(url);
+  }
+  const loader = async url => {
+    if(!urls.has(url)) return documentLoader(url);
+    const document = await fetchListCredential(url);
+    if(document?.id !== undefined && document.id !== url) {
+      throw new Error(`the status list credential at ${url} has id ${document.id}`);
+    }
+    return {contextUrl: null, documentUrl: url, document};
+  };
+  return {urls: [...urls].map(url => new URL(url).href), loader};
+}
+
+// vc.verifyCredential's `checkStatus` for --check-status: Digital Bazaar's `checkStatus` (which
+// loads each entry's list credential, verifies its proof with the same suites, requires the same
+// issuer, and returns {verified: true, results: [{verified, credentialStatus, status}]} where
+// `status` is the bit: it is `verified` even when the bit is set), then a set revocation /
+// suspension bit made a failure, and the bits reported by purpose as `status`.
+async function checkBitstringStatus({credential, suite, documentLoader}) {
+  const entries = statusEntries(credential);
+  const others = entries.filter(entry => entry?.type !== 'BitstringStatusListEntry');
+  if(others.length) {
+    const types = [...new Set(others.map(entry => JSON.stringify(entry?.type)))].join(', ');
+    return {
+      verified: false,
+      error: new Error(`status not checked: credentialStatus type ${types} is not supported ` +
+        '(only BitstringStatusListEntry)')
+    };
+  }
+  const sized = entries.filter(entry => entry.statusSize !== undefined && entry.statusSize !== 1);
+  if(sized.length) {
+    return {
+      verified: false,
+      error: new Error(`status not checked: statusSize ${sized[0].statusSize} is not supported`)
+    };
+  }
+  const {urls, loader} = statusDocumentLoader(credential, documentLoader);
+  urls.forEach(url => allowedUrls.add(url));
+  let result;
+  try {
+    result = await checkStatus({
+      credential, suite, documentLoader: loader,
+      verifyBitstringStatusListCredential: true, verifyMatchingIssuers: true
+    });
+  } finally {
+    urls.forEach(url => allowedUrls.delete(url));
+  }
+  if(!result.verified) return result;
+  const status = {};
+  const failures = [];
+  for(const {credentialStatus: entry, status: bit} of result.results) {
+    if(typeof bit !== 'boolean') {
+      return {...result, verified: false, error: new Error(`no status bit for ${entry.id}`)};
+    }
+    status[entry.statusPurpose] = status[entry.statusPurpose] === true || bit;
+    if(bit && FAILING_PURPOSES.has(entry.statusPurpose)) {
+      failures.push(new Error(`${FAILING_PURPOSES.get(entry.statusPurpose)} (${entry.statusPurpose} ` +
+        `bit ${entry.statusListIndex} of ${entry.statusListCredential} is set)`));
+    }
+  }
+  return {...result, status, ...(failures.length ? {verified: false, error: failures} : {})};
+}
+
+// --decode-list: the indexes of the set bits, by the package's own decodeList / getStatus.
+async function decodeListMain(source) {
+  let credential;
+  if(/^https?:\/\//i.test(source)) {
+    allowedUrls.add(new URL(source).href);
+    try {
+      credential = await fetchListCredential(source);
+    } catch(e) {
+      throw new InputError(`cannot fetch ${e.message}`);
+    }
+  } else {
+    try {
+      credential = JSON.parse(readFileSync(source === '-' ? 0 : source, 'utf8'));
+    } catch(e) {
+      throw new InputError(`cannot read ${source} as JSON: ${e.message}`);
+    }
+  }
+  const encodedList = credential?.credentialSubject?.encodedList;
+  if(typeof encodedList !== 'string') {
+    throw new InputError(`${source} has no credentialSubject.encodedList string`);
+  }
+  let list;
+  try {
+    list = await decodeList({encodedList});
+  } catch(e) {
+    throw new InputError(`cannot decode the encodedList of ${source}: ${e.message || e}`);
+  }
+  const set = [];
+  const {bits} = list.bitstring;
+  for(let byte = 0; byte * 8 < list.length; byte++) {
+    if(!bits[byte]) continue;
+    for(let index = byte * 8; index < Math.min(byte * 8 + 8, list.length); index++) {
+      if(list.getStatus(index)) set.push(index);
+    }
+  }
+  process.stdout.write(JSON.stringify({length: list.length, set}) + '\n');
+}
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
   guardFetch(options.httpHosts);
+  if(options.decodeList !== null) {
+    await decodeListMain(options.decodeList);
+    return;
+  }
   const documentLoader = await buildDocumentLoader(options);
   const credentials = [];
   for(const file of options.files) {
@@ -256,13 +442,17 @@ async function main() {
       verifyOptions.purpose = new jsigs.purposes.AssertionProofPurpose();
     }
     if(credential?.credentialStatus !== undefined) {
-      verifyOptions.checkStatus = options.ignoreStatus ?
-        async () => ({verified: true}) :
-        async () => ({
+      if(options.checkStatus) {
+        verifyOptions.checkStatus = checkBitstringStatus;
+      } else if(options.ignoreStatus) {
+        verifyOptions.checkStatus = async () => ({verified: true});
+      } else {
+        verifyOptions.checkStatus = async () => ({
           verified: false,
-          error: new Error('status not checked (this verifier has no status list support; ' +
-            'pass --ignore-status to accept)')
+          error: new Error('status not checked (pass --check-status to check it, or ' +
+            '--ignore-status to accept it unchecked)')
         });
+      }
     }
     let result;
     try {
@@ -274,7 +464,9 @@ async function main() {
     const errors = verified ? [] : errorsOf(result);
     if(!verified && !errors.length) errors.push('not verified (no error given)');
     if(!verified) failures++;
-    process.stdout.write(JSON.stringify({file, verified, errors}) + '\n');
+    const line = {file, verified, errors};
+    if(result.statusResult?.status) line.status = result.statusResult.status;
+    process.stdout.write(JSON.stringify(line) + '\n');
   }
   process.exitCode = failures ? 1 : 0;
 }
@@ -282,6 +474,8 @@ async function main() {
 main().catch(error => {
   if(error instanceof UsageError) {
     process.stderr.write(`verify.mjs: ${error.message}\n${USAGE}\n`);
+  } else if(error instanceof InputError) {
+    process.stderr.write(`verify.mjs: ${error.message}\n`);
   } else {
     process.stderr.write(`verify.mjs: ${error.stack || error}\n`);
   }

@@ -219,6 +219,18 @@ def test_a_credential_status_is_never_skipped_silently() -> None:
     assert any("status not checked" in e for e in checked[1].errors), checked
     ignored = verify_with_digitalbazaar([plain, with_status], contexts=EXAMPLES, ignore_status=True)
     assert verdicts(ignored) == [True, True], ignored
+    # --check-status checks only Bitstring Status List entries; any other kind fails, unfetched.
+    other_kind = unsigned_w3c(DID_KEY)
+    other_kind["credentialStatus"] = {**with_status["credentialStatus"], "type": "StatusList2021Entry"}
+    other_kind = sign_jcs(other_kind, f"{DID_KEY}#{PUBLIC_KEY}")
+    [unsupported] = verify_with_digitalbazaar([other_kind], contexts=EXAMPLES, check_status=True)
+    assert unsupported == InteropResult(
+        False,
+        [
+            'status not checked: credentialStatus type "StatusList2021Entry" is not supported '
+            "(only BitstringStatusListEntry)"
+        ],
+    )
 
 
 def test_a_did_key_issuer_must_control_the_signing_key() -> None:
@@ -353,6 +365,8 @@ def test_cli_output_and_exit_status(tmp_path: Path) -> None:
         [],
         ["--bogus", good],
         ["--context", "no-equals-sign", good],
+        ["--ignore-status", "--check-status", good],
+        ["--decode-list"],
         # Contexts the libraries ship are theirs: a copy of ours must not replace them.
         ["--context", f"https://www.w3.org/ns/credentials/v2={EXAMPLES[EXAMPLES_CONTEXT_URL]}", good],
         [str(tmp_path / "missing.json")],
@@ -380,3 +394,140 @@ def test_our_proofs_on_an_open_badge_verify_in_both_cryptosuites() -> None:
         credential["validFrom"] = "2011-01-01T00:00:00Z"
     results = verify_with_digitalbazaar([*signed, *tampered])
     assert verdicts(results) == [True, True, False, False], results
+
+
+# --- --check-status: W3C Bitstring Status List v1.0 with Digital Bazaar's checkStatus
+
+
+def status_entry(list_url: str, purpose: str, index: int) -> dict[str, str]:
+    return {
+        "id": f"{list_url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": purpose,
+        "statusListIndex": str(index),
+        "statusListCredential": list_url,
+    }
+
+
+def signed_status_list(
+    list_url: str, issuer: str, verification_method: str, purpose: str, set_bits: tuple[int, ...] = ()
+) -> dict[str, Any]:
+    from services.runtime.vc.status import Bitstring
+
+    bits = Bitstring(131072)
+    for index in set_bits:
+        bits.set(index, True)
+    unsigned = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "id": list_url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": issuer,
+        "credentialSubject": {
+            "id": f"{list_url}#list",
+            "type": "BitstringStatusList",
+            "statusPurpose": purpose,
+            "encodedList": bits.encode(),
+            "ttl": 300000,
+        },
+    }
+    return sign_jcs(unsigned, verification_method)
+
+
+def test_check_status_reads_revocation_and_suspension_from_the_signed_lists(did_web_host: DidWebHost) -> None:
+    did = f"did:web:{did_web_host.host.replace(':', '%3A')}:issuers:acme"
+    vm = f"{did}#key-1"
+    did_web_host.documents["/issuers/acme/did.json"] = did_document(did)
+    paths = {purpose: f"/status-lists/acme/{purpose}/1" for purpose in ("revocation", "suspension")}
+    urls = {purpose: f"http://{did_web_host.host}{path}" for purpose, path in paths.items()}
+    index = 94567
+
+    def publish(revoked: bool, suspended: bool) -> None:
+        for purpose, on in (("revocation", revoked), ("suspension", suspended)):
+            did_web_host.documents[paths[purpose]] = signed_status_list(
+                urls[purpose], did, vm, purpose, (index,) if on else ()
+            )
+
+    unsigned = unsigned_w3c(did)
+    unsigned["credentialStatus"] = [status_entry(urls[p], p, index) for p in ("revocation", "suspension")]
+    credential = sign_jcs(unsigned, vm)
+
+    def check() -> InteropResult:
+        did_web_host.requests.clear()
+        [result] = verify_with_digitalbazaar(
+            [credential], contexts=EXAMPLES, did_web_http=[did_web_host.host], check_status=True
+        )
+        return result
+
+    publish(revoked=False, suspended=False)
+    assert check() == InteropResult(True, [], {"revocation": False, "suspension": False})
+    assert set(paths.values()) <= set(did_web_host.requests)
+
+    publish(revoked=True, suspended=False)
+    revoked = check()
+    assert not revoked.verified and revoked.status == {"revocation": True, "suspension": False}
+    assert revoked.errors == [f"revoked (revocation bit {index} of {urls['revocation']} is set)"]
+
+    publish(revoked=False, suspended=True)
+    suspended = check()
+    assert not suspended.verified and suspended.status == {"revocation": False, "suspension": True}
+    assert suspended.errors == [f"suspended (suspension bit {index} of {urls['suspension']} is set)"]
+
+    publish(revoked=True, suspended=True)
+    both = check()
+    assert not both.verified and both.status == {"revocation": True, "suspension": True}
+    assert [e.split(" ")[0] for e in both.errors] == ["revoked", "suspended"]
+
+    # Other bits than the credential's do not matter.
+    for purpose in ("revocation", "suspension"):
+        did_web_host.documents[paths[purpose]] = signed_status_list(
+            urls[purpose], did, vm, purpose, (0, index - 1, index + 1, 131071)
+        )
+    assert check() == InteropResult(True, [], {"revocation": False, "suspension": False})
+
+    # Without --check-status the lists are not fetched, and the credential is not accepted.
+    did_web_host.requests.clear()
+    [unchecked] = verify_with_digitalbazaar([credential], contexts=EXAMPLES, did_web_http=[did_web_host.host])
+    assert not unchecked.verified and unchecked.status is None
+    assert any("status not checked" in e for e in unchecked.errors), unchecked
+    assert not set(paths.values()) & set(did_web_host.requests)
+
+
+def test_check_status_verifies_the_list_credential(did_web_host: DidWebHost) -> None:
+    did = f"did:web:{did_web_host.host.replace(':', '%3A')}:issuers:acme"
+    vm = f"{did}#key-1"
+    did_web_host.documents["/issuers/acme/did.json"] = did_document(did)
+    path = "/status-lists/acme/revocation/1"
+    url = f"http://{did_web_host.host}{path}"
+    unsigned = unsigned_w3c(did)
+    unsigned["credentialStatus"] = status_entry(url, "revocation", 7)
+    credential = sign_jcs(unsigned, vm)
+
+    def check() -> InteropResult:
+        [result] = verify_with_digitalbazaar(
+            [credential], contexts=EXAMPLES, did_web_http=[did_web_host.host], check_status=True
+        )
+        assert not result.verified and result.status is None, result
+        return result
+
+    # A list whose bits were changed after signing (here: "un-revoking" the credential).
+    forged = signed_status_list(url, did, vm, "revocation", (7,))
+    forged["credentialSubject"]["encodedList"] = signed_status_list(url, did, vm, "revocation")[
+        "credentialSubject"
+    ]["encodedList"]
+    did_web_host.documents[path] = forged
+    assert any('"BitstringStatusListCredential" not verified' in e for e in check().errors)
+    # A validly signed list of another issuer (did:key, same key).
+    did_web_host.documents[path] = signed_status_list(url, DID_KEY, f"{DID_KEY}#{PUBLIC_KEY}", "revocation")
+    assert any(
+        "Issuers of the status list credential and verifiable credential do not match" in e
+        for e in check().errors
+    )
+    # A list for another purpose.
+    did_web_host.documents[path] = signed_status_list(url, did, vm, "suspension")
+    assert any('status purpose "suspension" of the status list credential' in e for e in check().errors)
+    # A list published under another URL than the entry's.
+    did_web_host.documents[path] = signed_status_list(url + "0", did, vm, "revocation")
+    assert any(f"the status list credential at {url} has id {url}0" in e for e in check().errors)
+    # No list at the URL.
+    del did_web_host.documents[path]
+    assert any(f"{url}: HTTP 404" in e for e in check().errors)

@@ -1,0 +1,100 @@
+"""Credential status entries (W3C Bitstring Status List) for issued credentials.
+
+Issuance never reads the revocation service's tables and never waits for it while issuing: it
+keeps a pool of status list indexes that the revocation service reserved for each issuer and
+purpose (random, never reused positions; docs/revocation.md), takes one per purpose for each
+credential, and asks for the next block (an event, through the outbox) when fewer than
+`low_water` remain. Only an empty pool parks an award, with a visible reason, until a block
+arrives.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
+from services.issuance.status_repository import StatusPoolRepository
+
+Purpose = Literal["revocation", "suspension"]
+PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
+WAITING_FOR_INDEXES = "waiting for status list indexes from the revocation service"
+
+
+@dataclass(frozen=True)
+class StatusPolicy:
+    enabled: bool
+    block_size: int
+    low_water: int
+    publish_request: Callable[[StatusIndexBlockRequested], Awaitable[None]]
+
+
+def entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
+    """One `BitstringStatusListEntry` (spec section 2.1); the index is a decimal string."""
+    return {
+        "id": f"{list_url}#{index}",
+        "type": "BitstringStatusListEntry",
+        "statusPurpose": purpose,
+        "statusListIndex": str(index),
+        "statusListCredential": list_url,
+    }
+
+
+async def request_block_if_low(
+    *, issuer_id: str, issuer_did: str, purpose: Purpose, pool: StatusPoolRepository, policy: StatusPolicy
+) -> bool:
+    """Ask for another block when the free indexes fall below the low-water mark (one open
+    request per issuer and purpose). True when a request was sent."""
+    if await pool.free_count(issuer_id=issuer_id, purpose=purpose) >= policy.low_water:
+        return False
+    request_id = str(uuid.uuid4())
+    if not await pool.open_request(
+        request_id=request_id, issuer_id=issuer_id, purpose=purpose, size=policy.block_size
+    ):
+        return False
+    await policy.publish_request(
+        StatusIndexBlockRequested(
+            request_id=request_id,
+            issuer_id=issuer_id,
+            issuer_did=issuer_did,
+            purpose=purpose,
+            size=policy.block_size,
+        )
+    )
+    return True
+
+
+async def entries_for(
+    credential_id: str, *, issuer_id: str, issuer_did: str, pool: StatusPoolRepository, policy: StatusPolicy
+) -> list[dict[str, Any]] | None:
+    """One entry per purpose for this credential (the same ones again for a credential that
+    already has them), or None when a pool is empty (the caller parks the award)."""
+    if not policy.enabled:
+        return []
+    held = await pool.assigned(credential_id)
+    for purpose in PURPOSES:
+        if purpose not in held:
+            taken = await pool.take(issuer_id=issuer_id, purpose=purpose, credential_id=credential_id)
+            if taken is None:
+                await request_block_if_low(
+                    issuer_id=issuer_id, issuer_did=issuer_did, purpose=purpose, pool=pool, policy=policy
+                )
+                return None
+            held[purpose] = taken
+        await request_block_if_low(
+            issuer_id=issuer_id, issuer_did=issuer_did, purpose=purpose, pool=pool, policy=policy
+        )
+    return [entry(held[p][0], held[p][1], p) for p in PURPOSES]
+
+
+async def receive_block(block: StatusIndexBlockReserved, *, pool: StatusPoolRepository) -> int:
+    return await pool.add_block(
+        block_id=block.block_id,
+        request_id=block.request_id,
+        issuer_id=block.issuer_id,
+        purpose=block.purpose,
+        list_url=block.status_list_credential,
+        indexes=block.indexes,
+    )

@@ -1,0 +1,82 @@
+"""SQL of the status index pool (indexes reserved for us by the revocation service)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+
+class StatusPoolRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def assigned(self, credential_id: str) -> dict[str, tuple[str, int]]:
+        rows = await self._conn.fetch(
+            "SELECT purpose, list_url, idx FROM status_index_pool WHERE credential_id = $1", credential_id
+        )
+        return {r["purpose"]: (r["list_url"], r["idx"]) for r in rows}
+
+    async def take(self, *, issuer_id: str, purpose: str, credential_id: str) -> tuple[str, int] | None:
+        """Assign one free index to the credential; SKIP LOCKED lets concurrent issuers (and
+        instances) take different indexes without waiting on each other."""
+        row = await self._conn.fetchrow(
+            """
+            UPDATE status_index_pool SET credential_id = $3, assigned_at = now()
+            WHERE (list_url, idx) = (
+                SELECT list_url, idx FROM status_index_pool
+                WHERE issuer_id = $1 AND purpose = $2 AND credential_id IS NULL
+                LIMIT 1 FOR UPDATE SKIP LOCKED
+            )
+            RETURNING list_url, idx
+            """,
+            issuer_id,
+            purpose,
+            credential_id,
+        )
+        return (row["list_url"], row["idx"]) if row else None
+
+    async def free_count(self, *, issuer_id: str, purpose: str) -> int:
+        count = await self._conn.fetchval(
+            "SELECT count(*) FROM status_index_pool "
+            "WHERE issuer_id = $1 AND purpose = $2 AND credential_id IS NULL",
+            issuer_id,
+            purpose,
+        )
+        return int(count)
+
+    async def open_request(self, *, request_id: str, issuer_id: str, purpose: str, size: int) -> bool:
+        """Record a block request unless one is already open for this issuer and purpose."""
+        status = await self._conn.execute(
+            "INSERT INTO status_index_requests (request_id, issuer_id, purpose, size) "
+            "VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING",
+            request_id,
+            issuer_id,
+            purpose,
+            size,
+        )
+        return bool(status.endswith(" 1"))
+
+    async def add_block(
+        self,
+        *,
+        block_id: str,
+        request_id: str,
+        issuer_id: str,
+        purpose: str,
+        list_url: str,
+        indexes: Sequence[int],
+    ) -> int:
+        await self._conn.execute(
+            "UPDATE status_index_requests SET fulfilled_at = now() "
+            "WHERE request_id = $1 AND fulfilled_at IS NULL",
+            request_id,
+        )
+        await self._conn.executemany(
+            "INSERT INTO status_index_pool (list_url, idx, issuer_id, purpose, block_id) "
+            "VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT DO NOTHING",
+            [(list_url, i, issuer_id, purpose, block_id) for i in indexes],
+        )
+        return len(indexes)

@@ -1,0 +1,1 @@
+"""The revocation service: Bitstring Status Lists per issuer, status changes, list publication."""

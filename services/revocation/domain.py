@@ -1,0 +1,70 @@
+"""The revocation service's vocabulary: status change requests, outcomes, list identities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Purpose = Literal["revocation", "suspension"]
+PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
+Channel = Literal["event", "http"]
+
+
+class RevocationError(Exception):
+    """A request that can never succeed as sent (dead-lettered, or a 4xx over HTTP)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """One requested change: set (revoke / suspend) or clear (lift a suspension) one bit."""
+
+    request_id: str
+    credential_id: str
+    purpose: Purpose
+    set: bool
+    reason_code: str
+    reason: str | None
+    actor: str
+    channel: Channel
+    issuer_id: str | None = None
+    """When given, the credential must belong to this issuer (tenant check)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    request_id: str
+    credential_id: str
+    purpose: Purpose
+    set: bool
+    outcome: Literal["applied", "unchanged", "refused", "pending"]
+    refusal: str | None = None
+    list_url: str | None = None
+    index: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {
+            "requestId": self.request_id,
+            "credentialId": self.credential_id,
+            "statusPurpose": self.purpose,
+            "set": self.set,
+            "outcome": self.outcome,
+        }
+        if self.refusal:
+            body["refusal"] = self.refusal
+        if self.list_url is not None:
+            body["statusListCredential"] = self.list_url
+            body["statusListIndex"] = str(self.index)
+        return body
+
+
+def list_url(base_url: str, issuer_id: str, purpose: str, seq: int) -> str:
+    return f"{base_url.rstrip('/')}/status-lists/{issuer_id}/{purpose}/{seq}"
+
+
+def list_id(issuer_id: str, purpose: str, seq: int) -> str:
+    return f"{issuer_id}/{purpose}/{seq}"

@@ -1,0 +1,227 @@
+"""HTTP API of the revocation service.
+
+Public, read-only: `GET /status-lists/{issuer}/{purpose}/{seq}` (the signed
+BitstringStatusListCredential, with `ETag`, `Cache-Control` from the list's `ttl`, and 304 for a
+matching `If-None-Match`). Authenticated (bearer admin token): status updates in the VC-API shape
+(`POST /credentials/status`, one credential; `POST /credentials/status/bulk`, many), a
+credential's status and audit, and an issuer's lists. Every error is problem+json.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import Body, Depends, FastAPI, Header, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.revocation import service
+from services.revocation.domain import ChangeOutcome, ChangeRequest, Purpose
+from services.revocation.repository import RevocationRepository
+from services.revocation.service import RevocationContext
+from services.revocation.settings import Settings
+from services.runtime.db import acquire, transaction
+from services.runtime.http import (
+    Problem,
+    ReadinessCheck,
+    bearer_guard,
+    health_router,
+    install_problem_handlers,
+)
+from services.runtime.vc.status import Bitstring
+
+ContextFactory = Callable[[asyncpg.Connection], RevocationContext]
+
+VC_MEDIA_TYPE = "application/vc"
+"""VC Data Model 2.0 section 6.3; the list is secured by an embedded Data Integrity proof."""
+
+_FINAL = "revocation_is_final"
+
+_STATUS_WORDS: dict[str, tuple[Purpose, bool]] = {
+    "revoked": ("revocation", True),
+    "suspended": ("suspension", True),
+    "unsuspended": ("suspension", False),
+    "active": ("suspension", False),
+}
+
+
+class StatusItem(BaseModel):
+    """One status to set. `status` is a word (`revoked`, `suspended`, `unsuspended`/`active`) or,
+    with `statusPurpose`, the bit value (`"1"`/`"0"`, true/false)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["BitstringStatusListEntry", "BitstringStatusListCredential"] = "BitstringStatusListEntry"
+    status: str | bool
+    statusPurpose: Purpose | None = None
+
+    def purpose_and_bit(self) -> tuple[Purpose, bool]:
+        if self.statusPurpose is None:
+            if not isinstance(self.status, str) or self.status not in _STATUS_WORDS:
+                raise Problem(
+                    400,
+                    "Invalid status",
+                    f"status must be one of {sorted(_STATUS_WORDS)} when statusPurpose is not given",
+                    reason="status_invalid",
+                )
+            return _STATUS_WORDS[self.status]
+        if self.status in (True, "1", "true"):
+            return self.statusPurpose, True
+        if self.status in (False, "0", "false"):
+            return self.statusPurpose, False
+        raise Problem(
+            400, "Invalid status", 'with statusPurpose, status is "1" or "0"', reason="status_invalid"
+        )
+
+
+class StatusUpdate(BaseModel):
+    """VC-API "update status" (`credentialId`, `credentialStatus`), plus credstream's audit fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    credentialId: str = Field(min_length=1, max_length=512)
+    credentialStatus: list[StatusItem] = Field(min_length=1, max_length=2)
+    reasonCode: str = Field(default="unspecified", min_length=1, max_length=64)
+    reason: str | None = Field(default=None, max_length=2000)
+    requestId: str | None = Field(
+        default=None, max_length=512, description="Idempotency key; a retried request id is applied once."
+    )
+    issuerId: str | None = Field(
+        default=None, max_length=512, description="When given, the credential must be this issuer's."
+    )
+
+
+class BulkUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    updates: list[StatusUpdate] = Field(min_length=1)
+
+
+def _requests(update: StatusUpdate, actor: str) -> list[ChangeRequest]:
+    requests = []
+    base = update.requestId or str(uuid.uuid4())
+    for item in update.credentialStatus:
+        purpose, bit = item.purpose_and_bit()
+        requests.append(
+            ChangeRequest(
+                request_id=f"{base}:{purpose}" if len(update.credentialStatus) > 1 else base,
+                credential_id=update.credentialId,
+                purpose=purpose,
+                set=bit,
+                reason_code=update.reasonCode,
+                reason=update.reason,
+                actor=actor,
+                channel="http",
+                issuer_id=update.issuerId,
+            )
+        )
+    return requests
+
+
+def create_http(
+    settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck, context: ContextFactory
+) -> FastAPI:
+    app = FastAPI(
+        title="credstream revocation",
+        version="1.0.0",
+        description="Bitstring Status Lists: publication, status updates (VC-API shaped), audit.",
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router(ready))
+    admin = [Depends(bearer_guard(settings.admin_token, what="revocation admin token"))]
+    actor = "operator"
+
+    @app.get("/status-lists/{issuer_id}/{purpose}/{seq}", response_model=None)
+    async def status_list(
+        issuer_id: str,
+        purpose: Purpose,
+        seq: int,
+        if_none_match: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        async with acquire(pool) as conn:
+            published = await RevocationRepository(conn).published(issuer_id, purpose, seq)
+        if published is None:
+            raise Problem(404, "Not found", f"no published {purpose} list {seq} for issuer {issuer_id}")
+        headers = {
+            "ETag": published.etag,
+            "Cache-Control": f"public, max-age={settings.list_ttl_s}",
+            "Last-Modified": published.published_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        }
+        if if_none_match is not None and published.etag in {t.strip() for t in if_none_match.split(",")} | (
+            {published.etag} if if_none_match.strip() == "*" else set()
+        ):
+            return Response(status_code=304, headers=headers)
+        return Response(published.body, media_type=VC_MEDIA_TYPE, headers=headers)
+
+    async def apply(requests: list[ChangeRequest]) -> list[ChangeOutcome]:
+        async with transaction(pool) as conn:
+            return await service.apply_changes(
+                requests, repo=RevocationRepository(conn), ctx=context(conn), park_unknown=False
+            )
+
+    @app.post("/credentials/status", dependencies=admin)
+    async def update_status(update: Annotated[StatusUpdate, Body()], response: Response) -> dict[str, Any]:
+        outcomes = await apply(_requests(update, actor))
+        refused = [o for o in outcomes if o.outcome == "refused"]
+        if refused:
+            first = refused[0]
+            status = 404 if first.refusal == "credential_unknown" else 409
+            titles = {
+                "credential_unknown": "Credential unknown",
+                "revocation_is_final": "Revocation is final",
+                "credential_of_another_issuer": "Credential of another issuer",
+            }
+            raise Problem(
+                status,
+                titles.get(first.refusal or "", "Refused"),
+                f"{first.credential_id}: {first.refusal}"
+                + (
+                    " (a revoked credential cannot be reinstated)"
+                    if first.refusal == "revocation_is_final"
+                    else ""
+                ),
+                reason=first.refusal,
+            )
+        return {"credentialId": update.credentialId, "results": [o.as_json() for o in outcomes]}
+
+    @app.post("/credentials/status/bulk", dependencies=admin)
+    async def bulk_update(bulk: Annotated[BulkUpdate, Body()]) -> dict[str, Any]:
+        if len(bulk.updates) > settings.bulk_limit:
+            raise Problem(413, "Too many updates", f"at most {settings.bulk_limit} updates per request")
+        requests = [r for u in bulk.updates for r in _requests(u, actor)]
+        outcomes = await apply(requests)
+        summary: dict[str, int] = {}
+        for o in outcomes:
+            summary[o.outcome] = summary.get(o.outcome, 0) + 1
+        return {
+            "summary": summary,
+            "results": [o.as_json() for o in outcomes if o.outcome != "applied"],
+        }
+
+    @app.get("/credentials/status/{credential_id:path}", dependencies=admin)
+    async def credential_status(credential_id: str) -> dict[str, Any]:
+        async with acquire(pool) as conn:
+            repo = RevocationRepository(conn)
+            entries = await repo.entries_of([credential_id])
+            if not entries:
+                raise Problem(404, "Not found", f"no status entries known for {credential_id}")
+            lists = await repo.lists_by_id(e.list_id for e in entries.values())
+            audit = await repo.audit_of(credential_id)
+        status = {}
+        for (_, purpose), entry in entries.items():
+            status_list = lists[entry.list_id]
+            status[purpose] = {
+                "set": Bitstring(data=status_list.bits).get(entry.idx),
+                "statusListCredential": status_list.url,
+                "statusListIndex": str(entry.idx),
+            }
+        return {"credentialId": credential_id, "status": status, "audit": audit}
+
+    @app.get("/admin/issuers/{issuer_id}/status-lists", dependencies=admin)
+    async def issuer_lists(issuer_id: str) -> list[dict[str, Any]]:
+        async with acquire(pool) as conn:
+            return [dict(r) for r in await RevocationRepository(conn).lists_of_issuer(issuer_id)]
+
+    return app

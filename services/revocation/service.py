@@ -1,0 +1,344 @@
+"""The revocation service's use cases: reserve index blocks, learn credentials' entries, apply
+status changes (single or bulk, coalesced per list), and build list credentials to publish.
+
+Index allocation without shared tables (docs/revocation.md): issuance keeps a pool of indexes
+reserved for it here and asks for another block (an event) when the pool runs low. Each block
+holds random positions of the issuer's open list that were never reserved before; the database
+refuses a second reservation of any (list, index). Issuance never waits for this service on its
+hot path, and this service never reads issuance's tables: it learns which credential holds which
+entry from `credential.issued`.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from contracts.v1.revocation import CredentialStatusChanged, StatusIndexBlockReserved
+from services.revocation.domain import (
+    ChangeOutcome,
+    ChangeRequest,
+    Purpose,
+    RevocationError,
+    list_id,
+    list_url,
+)
+from services.revocation.repository import Entry, RevocationRepository, StatusList
+from services.runtime.vc.status import ENTRY_TYPE, LIST_SUBJECT_TYPE, LIST_TYPE, Bitstring, entries_of
+
+VC_V2 = "https://www.w3.org/ns/credentials/v2"
+_rng = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class RevocationContext:
+    public_base_url: str
+    list_length: int
+    list_ttl_s: int
+    event_source: str
+    publish_reserved: Callable[[StatusIndexBlockReserved], Awaitable[None]]
+    publish_changed: Callable[[Sequence[CredentialStatusChanged]], Awaitable[None]]
+    publish_list: Callable[[StatusList], Awaitable[None]]
+    """Signs and stores a list now (a new list is published before any of its indexes leave)."""
+
+
+# index blocks
+
+
+def _random_free(reserved: Bitstring, count: int, length: int, free_total: int) -> list[int]:
+    count = min(count, free_total)
+    if free_total > 2 * count:
+        chosen: set[int] = set()
+        while len(chosen) < count:
+            i = _rng.randrange(length)
+            if i not in chosen and not reserved.get(i):
+                chosen.add(i)
+        return sorted(chosen)
+    free = [i for i in range(length) if not reserved.get(i)]
+    return sorted(_rng.sample(free, count))
+
+
+async def reserve_block(
+    *,
+    request_id: str,
+    issuer_id: str,
+    issuer_did: str,
+    purpose: Purpose,
+    size: int,
+    repo: RevocationRepository,
+    ctx: RevocationContext,
+    now: datetime | None = None,
+) -> StatusIndexBlockReserved:
+    """Reserve up to `size` random, never reserved indexes of the issuer's open list (opening a
+    new list when it is full). A repeated request id returns the block reserved the first time."""
+    moment = now or datetime.now(UTC)
+    done = await repo.block_for_request(request_id)
+    if done is not None:
+        block_id, lid = done
+        lists = await repo.lists_for_update([lid])
+        return StatusIndexBlockReserved(
+            block_id=block_id,
+            request_id=request_id,
+            issuer_id=issuer_id,
+            purpose=purpose,
+            status_list_credential=lists[lid].url,
+            indexes=await repo.indexes_of_block(block_id),
+            reserved_at=moment,
+        )
+    current = await repo.newest_list_for_update(issuer_id, purpose)
+    if current is not None and current.issuer_did != issuer_did:
+        raise RevocationError(
+            "issuer_did_mismatch",
+            f"issuer {issuer_id} has lists signed as {current.issuer_did}, not {issuer_did}",
+        )
+    if current is None or current.reserved_count >= current.length:
+        seq = 1 if current is None else current.seq + 1
+        await repo.open_list(
+            list_id=list_id(issuer_id, purpose, seq),
+            issuer_id=issuer_id,
+            issuer_did=issuer_did,
+            purpose=purpose,
+            seq=seq,
+            length=ctx.list_length,
+            url=list_url(ctx.public_base_url, issuer_id, purpose, seq),
+        )
+        current = await repo.newest_list_for_update(issuer_id, purpose)
+        assert current is not None
+        # Published before its first block leaves: a credential never names a list nobody serves.
+        await ctx.publish_list(current)
+    reserved = Bitstring(data=current.reserved)
+    indexes = _random_free(reserved, size, current.length, current.length - current.reserved_count)
+    for i in indexes:
+        reserved.set(i, True)
+    block_id = str(uuid.uuid4())
+    await repo.record_reservation(
+        block_id=block_id,
+        request_id=request_id,
+        list_id=current.list_id,
+        indexes=indexes,
+        reserved=reserved.to_bytes(),
+    )
+    block = StatusIndexBlockReserved(
+        block_id=block_id,
+        request_id=request_id,
+        issuer_id=issuer_id,
+        purpose=purpose,
+        status_list_credential=current.url,
+        indexes=indexes,
+        reserved_at=moment,
+    )
+    await ctx.publish_reserved(block)
+    return block
+
+
+# credentials' entries
+
+
+async def register_credential(
+    credential_id: str,
+    issuer_id: str,
+    credential: dict[str, Any],
+    *,
+    repo: RevocationRepository,
+    ctx: RevocationContext,
+) -> list[ChangeOutcome]:
+    """Record the status entries of an issued credential, then apply changes that were requested
+    for it before it was known. Entries that name a list or index we never reserved are refused."""
+    for entry in entries_of(credential):
+        if entry.get("type") != ENTRY_TYPE:
+            continue
+        url, purpose, raw = (
+            entry.get("statusListCredential"),
+            entry.get("statusPurpose"),
+            entry.get("statusListIndex"),
+        )
+        if not isinstance(url, str) or not isinstance(raw, str) or not raw.isdigit():
+            raise RevocationError(
+                "status_entry_malformed", f"credential {credential_id} has a malformed status entry"
+            )
+        status_list = await repo.list_by_url(url)
+        if status_list is None or status_list.issuer_id != issuer_id:
+            raise RevocationError("status_list_unknown", f"{url} is not a status list of issuer {issuer_id}")
+        if purpose != status_list.purpose:
+            raise RevocationError(
+                "status_purpose_mismatch", f"{url} is a {status_list.purpose} list, not {purpose}"
+            )
+        idx = int(raw)
+        if not await repo.is_reserved(status_list.list_id, idx):
+            raise RevocationError("status_index_not_reserved", f"index {idx} of {url} was never reserved")
+        await repo.insert_entry(Entry(credential_id, purpose, issuer_id, status_list.list_id, idx))
+    pending = await repo.take_pending(credential_id)
+    if not pending:
+        return []
+    return await apply_changes([_request_of(p) for p in pending], repo=repo, ctx=ctx)
+
+
+def _request_of(payload: dict[str, Any]) -> ChangeRequest:
+    return ChangeRequest(**payload)
+
+
+def _payload_of(request: ChangeRequest) -> dict[str, Any]:
+    return {
+        "request_id": request.request_id,
+        "credential_id": request.credential_id,
+        "purpose": request.purpose,
+        "set": request.set,
+        "reason_code": request.reason_code,
+        "reason": request.reason,
+        "actor": request.actor,
+        "channel": request.channel,
+        "issuer_id": request.issuer_id,
+    }
+
+
+# status changes
+
+
+async def apply_changes(
+    requests: Sequence[ChangeRequest],
+    *,
+    repo: RevocationRepository,
+    ctx: RevocationContext,
+    park_unknown: bool = True,
+    now: datetime | None = None,
+) -> list[ChangeOutcome]:
+    """Apply status changes in request order, in the caller's transaction: each list touched is
+    locked once and written once, however many of its bits change (the coalescing that makes bulk
+    changes cheap); every request gets one append-only audit row, every applied change one
+    `credential.status-changed` event. Idempotent per request id.
+
+    Refused: lifting a revocation (revocation is final), a credential of another issuer than the
+    one named. Unknown credentials are parked until their credential.issued arrives
+    (`park_unknown`), or reported as `unknown` (HTTP callers get a 404).
+    """
+    moment = now or datetime.now(UTC)
+    seen = await repo.audited(r.request_id for r in requests)
+    entries = await repo.entries_of(r.credential_id for r in requests)
+    lists = await repo.lists_for_update(
+        {
+            entries[(r.credential_id, r.purpose)].list_id
+            for r in requests
+            if (r.credential_id, r.purpose) in entries
+        }
+    )
+    bitstrings = {lid: Bitstring(data=sl.bits) for lid, sl in lists.items()}
+    changed: set[str] = set()
+    outcomes: list[ChangeOutcome] = []
+    audit: list[tuple[Any, ...]] = []
+    events: list[CredentialStatusChanged] = []
+    in_batch: set[str] = set()
+    for r in requests:
+        if r.request_id in seen or r.request_id in in_batch:
+            prior = seen.get(r.request_id)
+            outcomes.append(
+                ChangeOutcome(
+                    r.request_id,
+                    r.credential_id,
+                    r.purpose,
+                    r.set,
+                    prior["outcome"] if prior else "unchanged",
+                    prior["refusal"] if prior else "duplicate request id in this batch",
+                )
+            )
+            continue
+        entry = entries.get((r.credential_id, r.purpose))
+        if entry is None:
+            if park_unknown:
+                await repo.park(r, _payload_of(r))
+                outcomes.append(ChangeOutcome(r.request_id, r.credential_id, r.purpose, r.set, "pending"))
+            else:
+                outcomes.append(
+                    ChangeOutcome(
+                        r.request_id, r.credential_id, r.purpose, r.set, "refused", "credential_unknown"
+                    )
+                )
+            continue
+        in_batch.add(r.request_id)
+        status_list = lists[entry.list_id]
+        refusal = None
+        if r.issuer_id is not None and r.issuer_id != entry.issuer_id:
+            refusal = "credential_of_another_issuer"
+        elif r.purpose == "revocation" and not r.set:
+            refusal = "revocation_is_final"
+        bits = bitstrings[entry.list_id]
+        outcome: Literal["applied", "unchanged", "refused"]
+        if refusal is not None:
+            outcome = "refused"
+        elif bits.get(entry.idx) == r.set:
+            outcome = "unchanged"
+        else:
+            outcome = "applied"
+            bits.set(entry.idx, r.set)
+            changed.add(entry.list_id)
+            events.append(
+                CredentialStatusChanged(
+                    change_id=r.request_id,
+                    credential_id=r.credential_id,
+                    issuer_id=entry.issuer_id,
+                    purpose=r.purpose,
+                    set=r.set,
+                    status_list_credential=status_list.url,
+                    status_list_index=str(entry.idx),
+                    changed_at=moment,
+                )
+            )
+        audit.append(
+            (
+                r.request_id,
+                r.credential_id,
+                entry.issuer_id,
+                r.purpose,
+                r.set,
+                outcome,
+                refusal,
+                r.reason_code,
+                r.reason,
+                r.actor,
+                r.channel,
+                entry.list_id,
+                entry.idx,
+            )
+        )
+        outcomes.append(
+            ChangeOutcome(
+                r.request_id, r.credential_id, r.purpose, r.set, outcome, refusal, status_list.url, entry.idx
+            )
+        )
+    for lid in changed:
+        lists[lid].bits = bitstrings[lid].to_bytes()
+    await repo.store_bits(lists[lid] for lid in sorted(changed))
+    if audit:
+        await repo.append_audit(audit)
+    if events:
+        await ctx.publish_changed(events)
+    if changed:
+        await repo.conn.execute(f"NOTIFY {DIRTY_CHANNEL}")
+    return outcomes
+
+
+DIRTY_CHANNEL = "credstream_status_dirty"
+
+
+# publication
+
+
+def list_credential(status_list: StatusList, *, ttl_s: int, now: datetime) -> dict[str, Any]:
+    """The unsigned `BitstringStatusListCredential` of one list (spec section 2.2)."""
+    return {
+        "@context": [VC_V2],
+        "id": status_list.url,
+        "type": ["VerifiableCredential", LIST_TYPE],
+        "issuer": status_list.issuer_did,
+        "validFrom": now.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "credentialSubject": {
+            "id": f"{status_list.url}#list",
+            "type": LIST_SUBJECT_TYPE,
+            "statusPurpose": status_list.purpose,
+            "encodedList": Bitstring(data=status_list.bits).encode(),
+            "ttl": ttl_s * 1000,
+        },
+    }
