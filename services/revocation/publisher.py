@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from services.runtime.db import acquire
 from services.runtime.errors import RetryableError
 
 log = logging.getLogger(__name__)
+_RETRY_FAILED_S = 30.0
 
 Signer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -79,6 +81,7 @@ class ListPublisher:
         self.settings = settings
         self.sign = sign
         self._wake = asyncio.Event()
+        self._failed: dict[str, float] = {}
         self.published = 0
 
     def _on_notify(self, *_: Any) -> None:
@@ -117,20 +120,33 @@ class ListPublisher:
                     await self.pool.release(listener)
 
     async def publish_dirty(self) -> int:
-        """Sign and store every list with unpublished changes; returns how many were published."""
+        """Sign and store every list with unpublished changes; returns how many were published.
+
+        A list that cannot be signed (e.g. its issuer was removed from issuance) is logged and
+        retried after `_RETRY_FAILED_S`; it never holds up the other lists."""
         count = 0
         while True:
             async with acquire(self.pool) as conn:
-                dirty = await RevocationRepository(conn).dirty_lists()
+                dirty = await RevocationRepository(conn).dirty_lists(exclude=list(self._failed_recently()))
             if not dirty:
                 return count
             for status_list in dirty:
-                async with acquire(self.pool) as conn:
-                    await publish_list(
-                        RevocationRepository(conn),
-                        status_list,
-                        sign=self.sign,
-                        ttl_s=self.settings.list_ttl_s,
+                try:
+                    async with acquire(self.pool) as conn:
+                        repo = RevocationRepository(conn)
+                        await publish_list(repo, status_list, sign=self.sign, ttl_s=self.settings.list_ttl_s)
+                except RetryableError:
+                    raise  # the signer is down: every list would fail; the loop retries later
+                except Exception:
+                    log.exception(
+                        "status list %s could not be published; retrying later", status_list.list_id
                     )
+                    self._failed[status_list.list_id] = time.monotonic()
+                    continue
+                self._failed.pop(status_list.list_id, None)
                 count += 1
                 self.published += 1
+
+    def _failed_recently(self) -> set[str]:
+        now = time.monotonic()
+        return {list_id for list_id, at in self._failed.items() if now - at < _RETRY_FAILED_S}

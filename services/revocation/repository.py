@@ -26,6 +26,7 @@ class StatusList:
     reserved: bytes
     reserved_count: int
     version: int
+    published_version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +47,8 @@ class Published:
 
 
 _LIST_COLUMNS = (
-    "list_id, issuer_id, issuer_did, purpose, seq, length, url, bits, reserved, reserved_count, version"
+    "list_id, issuer_id, issuer_did, purpose, seq, length, url, bits, reserved, reserved_count, version, "
+    "published_version"
 )
 
 
@@ -245,11 +247,12 @@ class RevocationRepository:
 
     # publication
 
-    async def dirty_lists(self, limit: int = 100) -> list[StatusList]:
+    async def dirty_lists(self, *, exclude: Sequence[str] = (), limit: int = 100) -> list[StatusList]:
         rows = await self.conn.fetch(
             f"SELECT {_LIST_COLUMNS} FROM status_lists WHERE version > published_version "
-            "ORDER BY list_id LIMIT $1",
+            "AND NOT (list_id = ANY($2::text[])) ORDER BY list_id LIMIT $1",
             limit,
+            list(exclude),
         )
         return [_list(r) for r in rows]
 

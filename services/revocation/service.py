@@ -95,7 +95,7 @@ async def reserve_block(
             "issuer_did_mismatch",
             f"issuer {issuer_id} has lists signed as {current.issuer_did}, not {issuer_did}",
         )
-    if current is None or current.reserved_count >= current.length:
+    while current is None or current.reserved_count >= current.length:
         seq = 1 if current is None else current.seq + 1
         await repo.open_list(
             list_id=list_id(issuer_id, purpose, seq),
@@ -106,10 +106,11 @@ async def reserve_block(
             length=ctx.list_length,
             url=list_url(ctx.public_base_url, issuer_id, purpose, seq),
         )
+        # Another instance may have opened (and filled) it meanwhile: look again under the lock.
         current = await repo.newest_list_for_update(issuer_id, purpose)
-        assert current is not None
-        # Published before its first block leaves: a credential never names a list nobody serves.
-        await ctx.publish_list(current)
+        if current is not None and current.seq == seq and current.version > current.published_version:
+            # Published before its first block leaves: a credential never names a list nobody serves.
+            await ctx.publish_list(current)
     reserved = Bitstring(data=current.reserved)
     indexes = _random_free(reserved, size, current.length, current.length - current.reserved_count)
     for i in indexes:
