@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 from faststream.kafka import KafkaBroker
@@ -46,12 +47,13 @@ def revocation_context(conn: asyncpg.Connection, settings: Settings, sign: Signe
             subject=event.status_list_credential,
         )
 
-    async def publish_changed(events: Sequence[CredentialStatusChanged]) -> None:
+    async def publish_changed(changes: Sequence[dict[str, Any]]) -> None:
         await outbox.enqueue_many(
             conn,
             topic=CREDENTIAL_STATUS,
             source=settings.event_source,
-            events=[(e.credential_id, e, e.change_id, e.credential_id) for e in events],
+            event_type=CredentialStatusChanged,
+            items=[(c["credential_id"], c, c["change_id"], c["credential_id"]) for c in changes],
         )
 
     async def publish_now(status_list: StatusList) -> None:

@@ -188,7 +188,7 @@ class RevocationRepository:
             "WHERE credential_id = ANY($1::text[])",
             list(set(credential_ids)),
         )
-        return {(r["credential_id"], r["purpose"]): Entry(**dict(r)) for r in rows}
+        return {(r[0], r[1]): Entry(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
     # requests, audit
 

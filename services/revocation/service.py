@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from contracts.v1.revocation import CredentialStatusChanged, StatusIndexBlockReserved
+from contracts.v1.revocation import StatusIndexBlockReserved
 from services.revocation.domain import (
     ChangeOutcome,
     ChangeRequest,
@@ -41,7 +41,8 @@ class RevocationContext:
     list_ttl_s: int
     event_source: str
     publish_reserved: Callable[[StatusIndexBlockReserved], Awaitable[None]]
-    publish_changed: Callable[[Sequence[CredentialStatusChanged]], Awaitable[None]]
+    publish_changed: Callable[[Sequence[dict[str, Any]]], Awaitable[None]]
+    """Writes `credential.status-changed` events (payloads of CredentialStatusChanged)."""
     publish_list: Callable[[StatusList], Awaitable[None]]
     """Signs and stores a list now (a new list is published before any of its indexes leave)."""
 
@@ -230,7 +231,8 @@ async def apply_changes(
     changed: set[str] = set()
     outcomes: list[ChangeOutcome] = []
     audit: list[tuple[Any, ...]] = []
-    events: list[CredentialStatusChanged] = []
+    events: list[dict[str, Any]] = []
+    changed_at = moment.isoformat().replace("+00:00", "Z")
     in_batch: set[str] = set()
     for r in requests:
         if r.request_id in seen or r.request_id in in_batch:
@@ -276,16 +278,16 @@ async def apply_changes(
             bits.set(entry.idx, r.set)
             changed.add(entry.list_id)
             events.append(
-                CredentialStatusChanged(
-                    change_id=r.request_id,
-                    credential_id=r.credential_id,
-                    issuer_id=entry.issuer_id,
-                    purpose=r.purpose,
-                    set=r.set,
-                    status_list_credential=status_list.url,
-                    status_list_index=str(entry.idx),
-                    changed_at=moment,
-                )
+                {
+                    "change_id": r.request_id,
+                    "credential_id": r.credential_id,
+                    "issuer_id": entry.issuer_id,
+                    "purpose": r.purpose,
+                    "set": r.set,
+                    "status_list_credential": status_list.url,
+                    "status_list_index": str(entry.idx),
+                    "changed_at": changed_at,
+                }
             )
         audit.append(
             (
