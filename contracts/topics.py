@@ -97,7 +97,7 @@ STATUS_REQUESTS = Topic(
     events=(CredentialStatusChangeRequested,),
     key="credential_id",
     description="Requests to revoke, suspend or lift the suspension of a credential.",
-    producers=("provider", "qa", "operator"),
+    producers=("provider", "issuance", "operator"),
     consumers=("revocation",),
 )
 CREDENTIAL_STATUS = Topic(

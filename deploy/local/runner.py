@@ -59,11 +59,17 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("assessment", "services.assessment", "ASSESSMENT_"),
     ServiceSpec("issuance", "services.issuance", "ISSUANCE_"),
+    ServiceSpec("qa", "services.qa", "QA_"),
 )
 
 PROFILES: dict[str, dict[str, int]] = {
-    "default": {"kafka": 9092, "controller": 9093, "postgres": 5432, "assessment": 8081, "issuance": 8082},
-    "test": {"kafka": 19092, "controller": 19093, "postgres": 15432, "assessment": 18081, "issuance": 18082},
+    "default": {
+        "kafka": 9092, "controller": 9093, "postgres": 5432, "assessment": 8081, "issuance": 8082, "qa": 8083,
+    },
+    "test": {
+        "kafka": 19092, "controller": 19093, "postgres": 15432, "assessment": 18081, "issuance": 18082,
+        "qa": 18083,
+    },
 }
 
 

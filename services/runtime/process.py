@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import uvicorn
@@ -39,6 +40,9 @@ class ServiceHost:
     relay: OutboxRelay
     migrations: Path
     http: FastAPI | None = None
+    background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = field(default_factory=list)
+    """Periodic work of the service (e.g. qa's expiry sweep): (task name, coroutine factory),
+    started after the consumers and cancelled on stop."""
     pipelines: list[ConsumerPipeline] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _server: uvicorn.Server | None = None
@@ -59,6 +63,8 @@ class ServiceHost:
         await self.producer.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         await self.broker.start()
+        for name, run in self.background:
+            self._tasks.append(asyncio.create_task(run(), name=name))
         if serve_http and self.http is not None:
             config = uvicorn.Config(
                 self.http,
