@@ -21,7 +21,12 @@ from services.issuance.profile import schema_bytes
 from services.issuance.repository import IssuanceRepository
 from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
-from services.issuance.verification import issuer_id_of, verify_credential
+from services.issuance.verification import (
+    attestation_named,
+    check_quality_assurance,
+    issuer_id_of,
+    verify_credential,
+)
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     PROBLEM_JSON,
@@ -191,6 +196,10 @@ def create_http(
             if did_doc is not None:
                 resolver.add(did_doc)
         result = verify_credential(document, resolver=resolver)
+        named = attestation_named(document)
+        async with acquire(pool) as conn:
+            attestation = await IssuanceRepository(conn).get_qa_attestation(named) if named else None
+        check_quality_assurance(result, document, attestation)
         if result.verified:
             return JSONResponse(result.as_json())
         body = {

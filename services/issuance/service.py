@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,9 @@ from typing import Any
 
 from contracts.v1.assessment import AchievementCriteria, AchievementDefined
 from contracts.v1.issuance import CredentialIssued
+from contracts.v1.revocation import CredentialStatusChangeRequested
 from services.issuance import keyring
+from services.issuance.assurance import QaAttestation, covering, unassured
 from services.issuance.credential import build_credential
 from services.issuance.domain import (
     Award,
@@ -28,6 +31,7 @@ from services.runtime.vc.proofs import ProofError, create_proof
 
 PublishDefined = Callable[[AchievementDefined], Awaitable[None]]
 PublishIssued = Callable[[CredentialIssued], Awaitable[None]]
+PublishStatusRequest = Callable[[CredentialStatusChangeRequested], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,8 @@ class IssuanceContext:
     key_encryption_key: str
     publish_issued: PublishIssued
     publish_defined: PublishDefined
+    publish_status_request: PublishStatusRequest
+    actor: str = "urn:credstream:service:issuance"
 
     def issuer_did(self, issuer_id: str) -> str:
         return did_web(self.public_base_url, issuer_id)
@@ -171,6 +177,13 @@ async def issue_award(
         await repo.record_request(award, state="parked", reason=reason)
         return None
     moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    candidates = await repo.qa_attestations_for(
+        issuer_id=award.issuer_id, achievement_id=award.achievement_id
+    )
+    attestation, qa_reason = covering(candidates, stored.spec, issuer.profile, moment)
+    if attestation is None and issuer.profile.qa_policy != "allow_unassured":
+        await repo.record_request(award, state="parked", reason=qa_reason)
+        return None
     document = build_credential(
         credential_id=credential_id(award.earned_id),
         issuer=issuer.profile,
@@ -180,6 +193,7 @@ async def issue_award(
         award=award,
         issued_at=moment,
         salt=secrets.token_hex(16),
+        quality_assurance=attestation.reference() if attestation else unassured(stored.spec),
     )
     signed = await sign(document, issuer=issuer, repo=repo, ctx=ctx, created=moment)
     record = StoredCredential(
@@ -191,6 +205,7 @@ async def issue_award(
         earned_id=award.earned_id,
         document=signed,
         issued_at=moment,
+        qa_attestation_id=attestation.attestation_id if attestation else None,
     )
     await repo.record_request(award, state="issued", reason=None)
     if not await repo.insert_credential(record, learner_email=award.learner.email):
@@ -206,6 +221,61 @@ async def issue_award(
         )
     )
     return record.credential_id
+
+
+# QA attestations
+
+
+async def apply_attestation(
+    kind: str,
+    attestation: QaAttestation,
+    *,
+    endorsement: dict[str, Any] | None,
+    repo: IssuanceRepository,
+    ctx: IssuanceContext,
+    now: datetime | None = None,
+) -> list[str]:
+    """Keep issuance's QA view current. A grant or renewal releases the awards parked for want of
+    it; a withdrawal applies the issuer's withdrawal policy. Returns the credential ids issued
+    (grant/renewal) or asked to be suspended (withdrawal)."""
+    await repo.apply_qa_fact(kind, attestation, endorsement)
+    issuer_id = attestation.subject_id
+    achievement_id = None
+    if attestation.subject_kind == "achievement":
+        stored = await repo.get_achievement(attestation.subject_id)
+        if stored is None:
+            return []  # nothing of it issued or parked yet; the view serves its first award
+        issuer_id, achievement_id = stored.spec.issuer_id, stored.spec.achievement_id
+    if kind in ("granted", "renewed"):
+        issued = []
+        for award in await repo.parked_requests(issuer_id=issuer_id, achievement_id=achievement_id):
+            if issued_id := await issue_award(award, repo=repo, ctx=ctx, now=now):
+                issued.append(issued_id)
+        return issued
+    issuer = await repo.get_issuer(issuer_id)
+    if kind != "withdrawn" or issuer is None or issuer.profile.withdrawal_policy != "suspend":
+        return []
+    effective = attestation.withdrawn_at or now or datetime.now(UTC)
+    suspended = []
+    for credential in await repo.credentials_relying_on(attestation.attestation_id, issued_since=effective):
+        await ctx.publish_status_request(
+            CredentialStatusChangeRequested(
+                # Derived ids: a redelivered withdrawal asks for the same change, not a second one.
+                request_id=str(
+                    uuid.uuid5(uuid.NAMESPACE_URL, f"{attestation.attestation_id}|{credential.credential_id}")
+                ),
+                credential_id=credential.credential_id,
+                issuer_id=credential.issuer_id,
+                purpose="suspension",
+                set=True,
+                reason_code="qa_attestation_withdrawn",
+                reason=f"QA attestation {attestation.attestation_id} was withdrawn with effect from "
+                f"{effective.isoformat()}; the credential was issued on {credential.issued_at.isoformat()}.",
+                actor=ctx.actor,
+            )
+        )
+        suspended.append(credential.credential_id)
+    return suspended
 
 
 async def sign(

@@ -1,9 +1,13 @@
 """Verification of credentials (VC-API `POST /credentials/verify`): proof, issuer binding,
 validity window and profile. The same code verifies what we issue and what others issue.
 
-Status (Bitstring Status List) and QA checks join here when the revocation and QA services
-exist; until then a credential that carries `credentialStatus` fails with STATUS_UNCHECKABLE
-rather than passing unchecked.
+QA: the state of the attestation the credential names (`achievement.qualityAssurance.attestation`)
+is reported from issuance's QA view: `valid`, `expired`, `withdrawn` (a warning, not a failure:
+the credential was issued while it was valid), `unknown`, or `none` (no external QA).
+
+Status (Bitstring Status List) joins here when the revocation service exists; until then a
+credential that carries `credentialStatus` fails with STATUS_UNCHECKABLE rather than passing
+unchecked.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.issuance.assurance import QaAttestation
 from services.issuance.profile import SCHEMA_URL, validate_profile
 from services.runtime.vc.keys import KeyResolver
 from services.runtime.vc.proofs import ProofError, verify_proof
@@ -23,6 +28,7 @@ class VerificationResult:
     checks: list[str] = field(default_factory=list)
     warnings: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    quality_assurance: dict[str, Any] | None = None
 
     def fail(self, code: str, message: str) -> None:
         self.verified = False
@@ -34,6 +40,7 @@ class VerificationResult:
             "checks": self.checks,
             "warnings": self.warnings,
             "errors": self.errors,
+            **({"qualityAssurance": self.quality_assurance} if self.quality_assurance is not None else {}),
         }
 
 
@@ -108,3 +115,45 @@ def verify_credential(
             "credentialStatus is present but this verifier cannot check status lists yet",
         )
     return result
+
+
+def attestation_named(document: Any) -> str | None:
+    """The attestation id in the credential's "type of quality assurance" element, if any."""
+    try:
+        qa = document["credentialSubject"]["achievement"]["qualityAssurance"]
+    except (KeyError, TypeError):
+        return None
+    value = qa.get("attestation") if isinstance(qa, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def check_quality_assurance(
+    result: VerificationResult,
+    document: Any,
+    attestation: QaAttestation | None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Report the QA state of the attestation the credential names (never a failure by itself)."""
+    result.checks.append("qualityAssurance")
+    named = attestation_named(document)
+    if named is None:
+        result.quality_assurance = {"state": "none"}
+        return
+    if attestation is None:
+        result.quality_assurance = {"state": "unknown", "attestation": named}
+        result.warnings.append({"code": "QA_UNKNOWN", "message": f"attestation {named} is not known here"})
+        return
+    state = attestation.state(now or datetime.now(UTC))
+    result.quality_assurance = {
+        "state": state,
+        "attestation": named,
+        "agency": attestation.agency_did,
+        "agencyName": attestation.agency_name,
+        "standard": attestation.standard,
+        "decision": attestation.decision,
+        "validUntil": attestation.valid_until.isoformat() if attestation.valid_until else None,
+        "withdrawnAt": attestation.withdrawn_at.isoformat() if attestation.withdrawn_at else None,
+    }
+    if state != "valid":
+        result.warnings.append({"code": f"QA_{state.upper()}", "message": f"attestation {named} is {state}"})

@@ -8,10 +8,12 @@ import pytest
 from deploy.local.runner import Stack
 from services.assessment.app import create_app
 from services.issuance.app import create_app as create_issuance
+from services.qa.app import create_app as create_qa
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
 from tests.fixtures.issuance import issuance_settings
 from tests.fixtures.kafka import TopicWatcher
+from tests.fixtures.qa import qa_settings
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +36,16 @@ async def issuance(stack: Stack) -> AsyncIterator[ServiceHost]:
     """The issuance service running in this process against the real test stack (module-scoped,
     like `assessment`)."""
     host = await create_issuance(issuance_settings(stack))
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture(scope="module")
+async def qa(stack: Stack) -> AsyncIterator[ServiceHost]:
+    """The QA service running in this process against the real test stack (module-scoped, like
+    `assessment`); its expiry sweep runs every half second so expiry tests stay short."""
+    host = await create_qa(qa_settings(stack, expiry_check_interval_s=0.5))
     await host.start()
     yield host
     await host.stop()
