@@ -18,6 +18,7 @@ from services.qa.service import Fact, PublishFact
 from services.qa.settings import Settings
 from services.runtime import outbox
 from services.runtime.db import transaction
+from services.runtime.faults import crash_point
 from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
                 await audit(audit_conn, "rejected", rejected.reason, str(rejected)[:2000])
             raise
         await audit(conn, "accepted", None, None)
+        # Applied and written, not yet committed: the kill tests crash here.
+        crash_point(settings.fault_injection, "qa.before_commit")
 
     subscribe(broker, pipeline, [(QA_SUBMISSIONS, on_attestation_submitted)], settings=settings)
 

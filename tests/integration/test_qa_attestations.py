@@ -4,7 +4,11 @@ is processed, renewal, withdrawal and expiry detected by the service itself, the
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from contracts.topics import QA_ATTESTATIONS, QA_SUBMISSIONS, dead_letter_topic
-from deploy.local.runner import Stack
+from deploy.local.runner import ROOT, Stack
 from deploy.tools.agency_attest import submit
 from services.runtime.process import ServiceHost
 from tests.fixtures.kafka import Seen
@@ -63,6 +67,23 @@ async def test_the_agency_example_publishes_an_attestation_the_service_accepts(
         # Agencies cannot register themselves: the admin API needs the operator's token.
         refused = await client.put(f"/admin/agencies/{agency.agency_id}", json=agency.registration())
         assert refused.status_code == 401
+
+    # The command line of the example, as docs/qa.md shows it, for programme-level QA.
+    achievement_id = f"mc-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "AGENCY_SECRET_KEY": agency.secret_key,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+    }
+    subject = f"urn:credstream:achievement:{achievement_id}"
+    command = [sys.executable, "-m", "deploy.tools.agency_attest", agency.agency_id, subject,
+               "standard=ESG 2015", "scopeJurisdiction=FI"]  # fmt: skip
+    done = await asyncio.to_thread(
+        subprocess.run, command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
+    cli_attestation = done.stdout.split()[-1]
+    [record] = await facts.wait_for(about(cli_attestation), timeout=30)
+    assert record.json()["subject"] == {"kind": "achievement", "id": achievement_id}
 
 
 async def test_invalid_submissions_are_dead_lettered_with_their_reason_and_a_valid_one_behind_them_is_applied(
