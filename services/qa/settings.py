@@ -17,7 +17,6 @@ class Settings(ServiceSettings):
     http_port: int = 8083
     admin_token: SecretStr = SecretStr("dev-qa-admin-token")
     event_source: str = "urn:credstream:service:qa"
-    public_base_url: str = "http://127.0.0.1:8083"
     expiry_check_interval_s: float = Field(
         default=5.0,
         description="How often the service looks for attestations past their validUntil and "
