@@ -196,9 +196,10 @@ def create_http(
             if did_doc is not None:
                 resolver.add(did_doc)
         result = verify_credential(document, resolver=resolver)
-        named = attestation_named(document)
-        async with acquire(pool) as conn:
-            attestation = await IssuanceRepository(conn).get_qa_attestation(named) if named else None
+        attestation = None
+        if named := attestation_named(document):
+            async with acquire(pool) as conn:
+                attestation = await IssuanceRepository(conn).get_qa_attestation(named)
         check_quality_assurance(result, document, attestation)
         if result.verified:
             return JSONResponse(result.as_json())

@@ -176,11 +176,13 @@ async def issue_award(
     if reason is not None or issuer is None or stored is None:
         await repo.record_request(award, state="parked", reason=reason)
         return None
-    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    clock = now or datetime.now(UTC)
+    moment = clock.replace(microsecond=0)  # the credential's dates have one-second precision
     candidates = await repo.qa_attestations_for(
         issuer_id=award.issuer_id, achievement_id=award.achievement_id
     )
-    attestation, qa_reason = covering(candidates, stored.spec, issuer.profile, moment)
+    # Coverage is judged at the exact time of issue, not the truncated one.
+    attestation, qa_reason = covering(candidates, stored.spec, issuer.profile, clock)
     if attestation is None and issuer.profile.qa_policy != "allow_unassured":
         await repo.record_request(award, state="parked", reason=qa_reason)
         return None

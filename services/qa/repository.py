@@ -169,7 +169,7 @@ class QaRepository:
     async def history(self, attestation_id: str) -> list[dict[str, Any]]:
         rows = await self._conn.fetch(
             """
-            SELECT action, endorsement_id, occurred_at, recorded_at FROM attestation_history
+            SELECT action, endorsement_id, endorsement, occurred_at, recorded_at FROM attestation_history
             WHERE attestation_id = $1 ORDER BY id
             """,
             attestation_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 from contracts.v1.qa import (
     AttestationExpired,
@@ -30,8 +31,17 @@ _FACTS: dict[str, type[Fact]] = {
 }
 
 
-def fact(kind: str, a: Attestation, agency: Agency | None, *, occurred_at: datetime) -> Fact:
-    """The outgoing event for attestation `a` after `kind` happened to it."""
+def fact(
+    kind: str,
+    a: Attestation,
+    agency: Agency | None,
+    *,
+    occurred_at: datetime,
+    endorsement: dict[str, Any] | None = None,
+) -> Fact:
+    """The outgoing event for attestation `a` after `kind` happened to it, carrying the signed
+    endorsement that caused it (the withdrawing one for a withdrawal; the current one otherwise)."""
+    cause = endorsement or a.endorsement
     return _FACTS[kind](
         attestation_id=a.attestation_id,
         agency_id=a.agency_id,
@@ -44,8 +54,8 @@ def fact(kind: str, a: Attestation, agency: Agency | None, *, occurred_at: datet
         report_url=a.report_url,
         valid_from=a.valid_from,
         valid_until=a.valid_until,
-        endorsement_id=a.endorsement_id,
-        endorsement=a.endorsement,
+        endorsement_id=str(cause.get("id", a.endorsement_id)),
+        endorsement=cause,
         occurred_at=occurred_at,
     )
 
@@ -145,14 +155,15 @@ async def _change(
         )  # fmt: skip
         occurred_at = claim.valid_from
     else:
-        # The withdrawal takes effect at the withdrawing endorsement's validFrom.
+        # The withdrawal takes effect at the withdrawing endorsement's validFrom. The row keeps the
+        # content of the last grant or renewal; the withdrawing endorsement is in the history.
         kind, occurred_at = "withdrawn", claim.valid_from
         changed = replace(current, status="withdrawn", withdrawn_at=occurred_at)
     await repo.update_attestation(changed)
     await repo.add_history(
         attestation_id=current.attestation_id, action=kind, endorsement=endorsement, occurred_at=occurred_at
     )
-    await publish(fact(kind, changed, agency, occurred_at=occurred_at))
+    await publish(fact(kind, changed, agency, occurred_at=occurred_at, endorsement=endorsement))
     return current.attestation_id
 
 

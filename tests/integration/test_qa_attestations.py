@@ -184,5 +184,7 @@ async def test_renewal_withdrawal_and_expiry_are_announced_in_order_and_kept_in_
     assert detail["status"] == "withdrawn"
     assert [h["action"] for h in detail["history"]] == ["granted", "renewed", "withdrawn"]
     assert detail["endorsement"] == renewal
+    assert [h["endorsement"] for h in detail["history"]] == [main, renewal, withdrawal]
+    assert records[2].json()["endorsement"] == withdrawal, "the withdrawn fact carries its signed cause"
     assert current == []
     assert {a["status"] for a in everything} == {"withdrawn", "expired"}
