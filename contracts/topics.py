@@ -56,7 +56,7 @@ ACHIEVEMENT_DEFINITIONS = Topic(
     description="Achievement definitions with their assessment criteria.",
     compacted=True,
     producers=("issuance",),
-    consumers=("assessment",),
+    consumers=("assessment", "qa"),
 )
 ACHIEVEMENTS_EARNED = Topic(
     name="credstream.achievement.earned.v1",
@@ -123,7 +123,7 @@ EVENT_TOPICS: tuple[Topic, ...] = (
 CONSUMER_GROUPS: dict[str, tuple[Topic, ...]] = {
     "assessment": (ASSESSMENT_RESULTS, ACHIEVEMENT_DEFINITIONS),
     "issuance": (ACHIEVEMENTS_EARNED, QA_ATTESTATIONS),
-    "qa": (QA_SUBMISSIONS,),
+    "qa": (QA_SUBMISSIONS, ACHIEVEMENT_DEFINITIONS),
     "revocation": (STATUS_REQUESTS, CREDENTIALS_ISSUED),
 }
 """Each service's consumer group and the topics it reads."""

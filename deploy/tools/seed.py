@@ -68,17 +68,24 @@ async def seed_qa(
             current = (await client.get("/register/attestations", params=query)).json()
             if any(a["agency_id"] == attestation["agency_id"] for a in current):
                 continue
+            # The QA service learns subjects from the definitions the issuance seed just published.
+            await _until(client, f"/register/{kind}s/{subject_id}", {}, f"{kind} {subject_id} known to qa")
             key = data["agency_secret_keys"][attestation["agency_id"]]
             signed = endorsement(key, attestation["subject"], **attestation["qualityAssurance"])
             await submit(bootstrap_servers, attestation["agency_id"], signed)
             published += 1
-            for _ in range(120):
-                if (await client.get("/register/attestations", params=query)).json():
-                    break
-                await asyncio.sleep(0.25)
-            else:
-                raise SystemExit(f"attestation for {attestation['subject']} not accepted; see the QA log")
+            await _until(client, "/register/attestations", query, f"attestation of {subject_id} accepted")
     return len(data.get("agencies", [])), published
+
+
+async def _until(client: httpx.AsyncClient, path: str, params: dict[str, str], what: str) -> None:
+    """Poll a QA register resource until it exists and is not empty."""
+    for _ in range(240):
+        response = await client.get(path, params=params)
+        if response.status_code == 200 and response.json():
+            return
+        await asyncio.sleep(0.25)
+    raise SystemExit(f"{what}: not there after 60 s; see the QA service's log")
 
 
 def main(argv: list[str] | None = None) -> int:

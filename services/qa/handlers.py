@@ -9,7 +9,8 @@ import logging
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from contracts.topics import QA_ATTESTATIONS, QA_SUBMISSIONS
+from contracts.topics import ACHIEVEMENT_DEFINITIONS, QA_ATTESTATIONS, QA_SUBMISSIONS
+from contracts.v1.assessment import AchievementDefined
 from contracts.v1.qa import AttestationSubmitted
 from services.qa import service
 from services.qa.domain import QaRejected
@@ -72,7 +73,25 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         # Applied and written, not yet committed: the kill tests crash here.
         crash_point(settings.fault_injection, "qa.before_commit")
 
-    subscribe(broker, pipeline, [(QA_SUBMISSIONS, on_attestation_submitted)], settings=settings)
+    async def on_achievement_defined(
+        inbound: InboundEvent[AchievementDefined], conn: asyncpg.Connection
+    ) -> None:
+        event = inbound.event
+        await service.note_achievement(
+            achievement_id=event.achievement_id,
+            issuer_id=event.issuer_id,
+            revision=event.revision,
+            name=event.name,
+            status=event.status,
+            repo=QaRepository(conn),
+        )
+
+    subscribe(
+        broker,
+        pipeline,
+        [(QA_SUBMISSIONS, on_attestation_submitted), (ACHIEVEMENT_DEFINITIONS, on_achievement_defined)],
+        settings=settings,
+    )
 
 
 async def sweep_expired(pool: asyncpg.Pool, settings: Settings) -> None:

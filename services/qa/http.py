@@ -127,6 +127,40 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             "history": [{k: _json(v) for k, v in h.items()} for h in history],
         }
 
+    @app.get("/register/issuers/{issuer_id}")
+    async def issuer(issuer_id: str) -> dict[str, Any]:
+        """An issuer as the QA register knows it: its micro-credentials and current attestations."""
+        async with acquire(pool) as conn:
+            repo = QaRepository(conn)
+            achievements = await repo.known_achievements(issuer_id=issuer_id)
+            if not achievements:
+                raise Problem(404, "Not found", f"no issuer {issuer_id} with a defined micro-credential")
+            current = await repo.list_attestations(
+                subject_kind="issuer", subject_id=issuer_id, agency_id=None, current=True
+            )
+        return {
+            "issuer_id": issuer_id,
+            "achievements": achievements,
+            "attestations": [attestation_json(a) for a in current],
+        }
+
+    @app.get("/register/achievements/{achievement_id}")
+    async def achievement(achievement_id: str) -> dict[str, Any]:
+        """A micro-credential and the current attestations that cover it: its own (programme
+        level) and its issuer's (institutional)."""
+        async with acquire(pool) as conn:
+            repo = QaRepository(conn)
+            known = await repo.known_achievements(achievement_id=achievement_id)
+            if not known:
+                raise Problem(404, "Not found", f"no achievement {achievement_id}")
+            own = await repo.list_attestations(
+                subject_kind="achievement", subject_id=achievement_id, agency_id=None, current=True
+            )
+            institutional = await repo.list_attestations(
+                subject_kind="issuer", subject_id=known[0]["issuer_id"], agency_id=None, current=True
+            )
+        return {**known[0], "attestations": [attestation_json(a) for a in own + institutional]}
+
     @app.get("/register", response_class=HTMLResponse)
     async def page() -> str:
         async with acquire(pool) as conn:

@@ -176,6 +176,38 @@ class QaRepository:
         )
         return [dict(r) for r in rows]
 
+    # subjects (from credstream.achievement.definitions.v1)
+
+    async def upsert_achievement(
+        self, *, achievement_id: str, issuer_id: str, revision: int, name: str, status: str
+    ) -> None:
+        """Keep the newest revision only (the topic is compacted and may replay older ones)."""
+        await self._conn.execute(
+            """
+            INSERT INTO known_achievements (achievement_id, issuer_id, revision, name, status)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (achievement_id) DO UPDATE SET
+                issuer_id = EXCLUDED.issuer_id, revision = EXCLUDED.revision, name = EXCLUDED.name,
+                status = EXCLUDED.status, updated_at = now()
+            WHERE known_achievements.revision < EXCLUDED.revision
+            """,
+            achievement_id, issuer_id, revision, name, status,
+        )  # fmt: skip
+
+    async def known_achievements(
+        self, *, achievement_id: str | None = None, issuer_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        rows = await self._conn.fetch(
+            """
+            SELECT achievement_id, issuer_id, revision, name, status FROM known_achievements
+            WHERE ($1::text IS NULL OR achievement_id = $1) AND ($2::text IS NULL OR issuer_id = $2)
+            ORDER BY achievement_id
+            """,
+            achievement_id,
+            issuer_id,
+        )
+        return [dict(r) for r in rows]
+
     # audit
 
     async def audit(

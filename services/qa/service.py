@@ -72,8 +72,8 @@ async def accept_submission(
 
     Raises QaRejected (reason: agency_unknown, agency_suspended, endorsement_invalid,
     agency_mismatch, signature_invalid, proof_invalid, key_not_registered, action_mismatch,
-    validity_inconsistent, out_of_remit, attestation_unknown, attestation_not_active,
-    attestation_exists). Nothing is written when it raises.
+    validity_inconsistent, out_of_remit, subject_unknown, attestation_unknown,
+    attestation_not_active, attestation_exists). Nothing is written when it raises.
     """
     moment = now or datetime.now(UTC)
     agency = await repo.get_agency(event.agency_id)
@@ -94,8 +94,28 @@ async def accept_submission(
     check_validity(claim, moment)
     check_remit(agency, claim)
     if claim.action == "grant":
+        await _check_subject(claim, repo)
         return await _grant(claim, event, agency, repo=repo, publish=publish, now=moment)
     return await _change(claim, event, agency, repo=repo, publish=publish)
+
+
+async def _check_subject(claim: Claim, repo: QaRepository) -> None:
+    """A new attestation must name an achievement the issuance service has defined, or an issuer
+    that has defined at least one (renewals and withdrawals concern subjects checked at grant)."""
+    key = "achievement_id" if claim.subject_kind == "achievement" else "issuer_id"
+    if not await repo.known_achievements(**{key: claim.subject_id}):
+        raise QaRejected(
+            "subject_unknown", f"no {claim.subject_kind} {claim.subject_id} is defined for issuance"
+        )
+
+
+async def note_achievement(
+    *, achievement_id: str, issuer_id: str, revision: int, name: str, status: str, repo: QaRepository
+) -> None:
+    """Remember an achievement definition: the subjects attestations may name."""
+    await repo.upsert_achievement(
+        achievement_id=achievement_id, issuer_id=issuer_id, revision=revision, name=name, status=status
+    )
 
 
 async def _grant(

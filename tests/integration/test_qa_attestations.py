@@ -22,7 +22,7 @@ from deploy.local.runner import ROOT, Stack
 from deploy.tools.agency_attest import submit
 from services.runtime.process import ServiceHost
 from tests.fixtures.kafka import Seen
-from tests.fixtures.qa import QA_ADMIN, AgencyScenario, issuer_subject, qa_url
+from tests.fixtures.qa import QA_ADMIN, AgencyScenario, define_subject, issuer_subject, qa_url
 
 pytestmark = pytest.mark.integration
 
@@ -39,12 +39,13 @@ def about(attestation_id: str, event_type: str | None = None) -> Any:
 
 
 async def test_the_agency_example_publishes_an_attestation_the_service_accepts(
-    stack: Stack, qa: ServiceHost, watch: Any
+    stack: Stack, qa: ServiceHost, producer: AIOKafkaProducer, watch: Any
 ) -> None:
     facts = await watch(QA_ATTESTATIONS.name)
     agency = AgencyScenario(jurisdictions=["FI"])
     await agency.register(qa_url(stack))
-    issuer_id = f"uni-{uuid.uuid4().hex[:8]}"
+    issuer_id, achievement_id = f"uni-{uuid.uuid4().hex[:8]}", f"mc-{uuid.uuid4().hex[:8]}"
+    await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=achievement_id)
     signed = agency.endorse(issuer_subject(issuer_id), scopeEqfLevel=[5, 6])
 
     attestation_id = await submit(stack.bootstrap_servers, agency.agency_id, signed)
@@ -64,12 +65,13 @@ async def test_the_agency_example_publishes_an_attestation_the_service_accepts(
         listed = (await client.get(f"/register/agencies/{agency.agency_id}")).json()
         assert listed["did"] == agency.did and listed["attestations"][0]["status"] == "active"
         assert issuer_id in (await client.get("/register")).text
+        programme = (await client.get(f"/register/achievements/{achievement_id}")).json()
+        assert [a["attestation_id"] for a in programme["attestations"]] == [attestation_id]
         # Agencies cannot register themselves: the admin API needs the operator's token.
         refused = await client.put(f"/admin/agencies/{agency.agency_id}", json=agency.registration())
         assert refused.status_code == 401
 
     # The command line of the example, as docs/qa.md shows it, for programme-level QA.
-    achievement_id = f"mc-{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "AGENCY_SECRET_KEY": agency.secret_key,
@@ -93,7 +95,9 @@ async def test_invalid_submissions_are_dead_lettered_with_their_reason_and_a_val
     facts = await watch(QA_ATTESTATIONS.name)
     agency, impostor = AgencyScenario(jurisdictions=["EE"]), AgencyScenario()
     await agency.register(qa_url(stack))
-    subject = issuer_subject(f"uni-{uuid.uuid4().hex[:8]}")
+    issuer_id = f"uni-{uuid.uuid4().hex[:8]}"
+    await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=f"mc-{issuer_id}")
+    subject = issuer_subject(issuer_id)
 
     forged = agency.endorse(subject)
     forged["credentialSubject"]["qualityAssurance"]["decision"] = "positive_with_conditions"  # after signing
@@ -101,12 +105,14 @@ async def test_invalid_submissions_are_dead_lettered_with_their_reason_and_a_val
     wrong_key = agency.endorse(subject, secret_key=impostor.secret_key)
     unknown = impostor.endorse(subject)
     outside = agency.endorse(subject, scopeJurisdiction=["EE", "LV"])
+    nobody = agency.endorse(issuer_subject(f"nobody-{issuer_id}"))  # an issuer issuance never defined
     valid = agency.endorse(subject)
     sent = [
         await agency.submit(producer, forged),
         await agency.submit(producer, wrong_key),
         await impostor.submit(producer, unknown),  # an agency nobody registered
         await agency.submit(producer, outside),
+        await agency.submit(producer, nobody, key=subject),  # same key: same partition, in order
     ]
     # A malformed record on the same key (same partition), ahead of the valid one.
     malformed = b'{"agency_id": "x", "action": "grant"'
@@ -119,13 +125,14 @@ async def test_invalid_submissions_are_dead_lettered_with_their_reason_and_a_val
 
     [granted] = await facts.wait_for(about(valid["id"]), timeout=30)
     assert granted.headers["ce_type"] == b"credstream.qa.attestation.granted"
-    rejected = await dead.wait_for(lambda r: r.key == subject.encode(), count=5, timeout=30, settle=1.0)
+    rejected = await dead.wait_for(lambda r: r.key == subject.encode(), count=6, timeout=30, settle=1.0)
     reasons = [r.headers["dlq.reason"].decode() for r in rejected]
     assert reasons == [
         "signature_invalid",
         "agency_mismatch",
         "agency_unknown",
         "out_of_remit",
+        "subject_unknown",
         "malformed_json",
     ]
     assert rejected[-1].value == malformed, "the original bytes are kept"
@@ -133,7 +140,7 @@ async def test_invalid_submissions_are_dead_lettered_with_their_reason_and_a_val
     async with httpx.AsyncClient(base_url=qa_url(stack), headers=QA_ADMIN, timeout=30) as client:
         audit = (await client.get("/admin/submissions", params={"outcome": "rejected"})).json()
     audited = {row["event_id"]: row["reason"] for row in audit}
-    assert [audited.get(event_id) for event_id in sent] == reasons[:4]
+    assert [audited.get(event_id) for event_id in sent] == reasons[:5]
 
 
 async def test_renewal_withdrawal_and_expiry_are_announced_in_order_and_kept_in_the_history(
@@ -142,7 +149,9 @@ async def test_renewal_withdrawal_and_expiry_are_announced_in_order_and_kept_in_
     facts = await watch(QA_ATTESTATIONS.name)
     agency = AgencyScenario()
     await agency.register(qa_url(stack))
-    subject = issuer_subject(f"uni-{uuid.uuid4().hex[:8]}")
+    issuer_id = f"uni-{uuid.uuid4().hex[:8]}"
+    await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=f"mc-{issuer_id}")
+    subject = issuer_subject(issuer_id)
     soon = datetime.now(UTC) + timedelta(seconds=4)
 
     short = agency.endorse(subject, valid_until=soon)

@@ -23,7 +23,7 @@ from deploy.tools.publish import publish_event
 from services.runtime.process import ServiceHost
 from tests.fixtures.issuance import ADMIN, IssuerScenario
 from tests.fixtures.kafka import Seen, TopicWatcher
-from tests.fixtures.qa import AgencyScenario, achievement_subject, issuer_subject, qa_url
+from tests.fixtures.qa import AgencyScenario, achievement_subject, issuer_subject, qa_knows, qa_url
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -87,6 +87,7 @@ async def test_an_award_waits_for_a_covering_attestation_and_is_then_issued_once
     scenario, agency = IssuerScenario(qa_policy="require"), AgencyScenario(jurisdictions=["EE"])
     await scenario.define(issuance_url(stack))
     await agency.register(qa_url(stack))
+    await qa_knows(stack, scenario.achievement_id)  # the definition reached qa through Kafka
 
     earned_id = await earn(producer, scenario, "learner-waits")
     parked = await request_state(stack, scenario, earned_id, "parked")
@@ -126,6 +127,7 @@ async def test_withdrawal_parks_later_awards_and_suspends_what_was_issued_after_
     agency = AgencyScenario()
     await scenario.define(issuance_url(stack))
     await agency.register(qa_url(stack))
+    await qa_knows(stack, scenario.achievement_id)  # the definition reached qa through Kafka
     grant = agency.endorse(achievement_subject(scenario.achievement_id))  # programme-level QA
     await agency.submit(producer, grant)
 

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from contracts.topics import QA_ATTESTATIONS
 from deploy.local.runner import Stack
 from tests.fixtures.process import ServiceProcess
-from tests.fixtures.qa import AgencyScenario, issuer_subject, qa_url
+from tests.fixtures.qa import AgencyScenario, define_subject, issuer_subject, qa_url
 from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,11 +40,14 @@ async def test_sigkill_anywhere_in_qa_yields_each_attestation_exactly_once(
     service.start()
     await service.ready()
     await agency.register(qa_url(stack))
+    issuers = [f"uni-{n}-{agency.agency_id}" for n in range(SUBMISSIONS)]
+    for issuer_id in issuers:
+        await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=f"mc-{issuer_id}")
     service.stop()
 
     service.start(QA_FAULT_INJECTION=crash_point)
     await service.ready()
-    endorsements = [agency.endorse(issuer_subject(f"uni-{n}-{agency.agency_id}")) for n in range(SUBMISSIONS)]
+    endorsements = [agency.endorse(issuer_subject(issuer_id)) for issuer_id in issuers]
     for signed in endorsements:
         await agency.submit(producer, signed)
     assert await service.exited(60) == -signal.SIGKILL, service.log.read_text()[-2000:]
