@@ -8,7 +8,7 @@ Public: DID documents (did:web), the JSON-LD context and JSON Schema of the prof
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import Body, Depends, FastAPI, Response
@@ -115,9 +115,12 @@ def create_http(
         return {"issuer_id": issuer_id, "active_key": key_id}
 
     @app.get("/admin/issuers/{issuer_id}/requests", dependencies=admin)
-    async def requests(issuer_id: str) -> list[dict[str, Any]]:
+    async def requests(
+        issuer_id: str, state: Literal["parked", "issued"] | None = None
+    ) -> list[dict[str, Any]]:
+        """Awards received, newest first; `state=parked` lists what waits, with its reason."""
         async with acquire(pool) as conn:
-            rows = await IssuanceRepository(conn).request_states(issuer_id)
+            rows = await IssuanceRepository(conn).request_states(issuer_id, state=state)
         return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
 
     @app.put("/admin/achievements/{achievement_id}", dependencies=admin)

@@ -253,13 +253,15 @@ class IssuanceRepository:
             for row in rows
         ]
 
-    async def request_states(self, issuer_id: str) -> list[dict[str, Any]]:
+    async def request_states(self, issuer_id: str, *, state: str | None = None) -> list[dict[str, Any]]:
         rows = await self._conn.fetch(
             """
             SELECT earned_id, achievement_id, learner_id, award, state, reason, received_at, updated_at
-            FROM issuance_requests WHERE issuer_id = $1 ORDER BY received_at DESC LIMIT 500
+            FROM issuance_requests WHERE issuer_id = $1 AND ($2::text IS NULL OR state = $2)
+            ORDER BY received_at DESC LIMIT 500
             """,
             issuer_id,
+            state,
         )
         return [dict(row) for row in rows]
 

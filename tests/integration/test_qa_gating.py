@@ -163,6 +163,9 @@ async def test_withdrawal_parks_later_awards_and_suspends_what_was_issued_after_
     parked = await request_state(stack, scenario, late, "parked")
     assert parked["reason"].startswith("qa_withdrawn:")
     assert grant["id"] in parked["reason"]
+    async with httpx.AsyncClient(base_url=issuance_url(stack), headers=ADMIN, timeout=30) as client:
+        listed = await client.get(f"/admin/issuers/{scenario.issuer_id}/requests", params={"state": "parked"})
+    assert [r["earned_id"] for r in listed.json()] == [late]
     assert await count_credentials(stack, scenario.achievement_id) == 2
 
     result = await verify(stack, before.json()["credential"])
