@@ -21,6 +21,7 @@ from contracts.v1.qa import AttestationGranted, AttestationSubject
 from deploy.local.runner import Stack
 from deploy.tools.publish import publish_event
 from services.runtime.process import ServiceHost
+from tests.fixtures.interop import verify_with_digitalbazaar
 from tests.fixtures.issuance import ADMIN, IssuerScenario
 from tests.fixtures.kafka import Seen, TopicWatcher
 from tests.fixtures.qa import AgencyScenario, achievement_subject, issuer_subject, qa_knows, qa_url
@@ -116,6 +117,13 @@ async def test_an_award_waits_for_a_covering_attestation_and_is_then_issued_once
     assert result["verified"] is True
     assert result["qualityAssurance"]["state"] == "valid"
     assert result["qualityAssurance"]["agency"] == agency.did
+    # An independent implementation accepts both: the credential with its QA element, and the
+    # agency's endorsement it names.
+    host = f"127.0.0.1:{stack.ports['issuance']}"
+    theirs = await asyncio.to_thread(
+        verify_with_digitalbazaar, [credential, endorsement], did_web_http=[host]
+    )
+    assert [r.verified for r in theirs] == [True, True], [r.errors for r in theirs]
 
 
 async def test_withdrawal_parks_later_awards_and_suspends_what_was_issued_after_its_effective_date(
