@@ -5,4 +5,4 @@ Every event that crosses Kafka is defined here, once. JSON Schema and the AsyncA
 `python -m contracts.export` and checked for drift by the test suite.
 """
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"

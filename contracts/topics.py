@@ -61,7 +61,7 @@ ACHIEVEMENT_DEFINITIONS = Topic(
     description="Achievement definitions with their assessment criteria.",
     compacted=True,
     producers=("issuance",),
-    consumers=("assessment",),
+    consumers=("assessment", "qa"),
 )
 ACHIEVEMENTS_EARNED = Topic(
     name="credstream.achievement.earned.v1",
@@ -102,7 +102,7 @@ STATUS_REQUESTS = Topic(
     events=(CredentialStatusChangeRequested,),
     key="credential_id",
     description="Requests to revoke, suspend or lift the suspension of a credential.",
-    producers=("provider", "qa", "operator"),
+    producers=("provider", "issuance", "operator"),
     consumers=("revocation",),
 )
 CREDENTIAL_STATUS = Topic(
@@ -146,7 +146,7 @@ EVENT_TOPICS: tuple[Topic, ...] = (
 CONSUMER_GROUPS: dict[str, tuple[Topic, ...]] = {
     "assessment": (ASSESSMENT_RESULTS, ACHIEVEMENT_DEFINITIONS),
     "issuance": (ACHIEVEMENTS_EARNED, QA_ATTESTATIONS, STATUS_INDEX_BLOCKS),
-    "qa": (QA_SUBMISSIONS,),
+    "qa": (QA_SUBMISSIONS, ACHIEVEMENT_DEFINITIONS),
     "revocation": (STATUS_REQUESTS, CREDENTIALS_ISSUED, STATUS_INDEX_REQUESTS),
 }
 """Each service's consumer group and the topics it reads."""

@@ -39,6 +39,11 @@ class AttestationSubmitted(Event):
     agency_id: Identifier
     action: Literal["grant", "renew", "withdraw"]
     endorsement: dict[str, Any] = Field(description="The agency-signed EndorsementCredential.")
+    attestation_id: Identifier | None = Field(
+        default=None,
+        description="For renew and withdraw: the attestation concerned (routing only; the signed "
+        "endorsement's `qualityAssurance.attestation` is authoritative and must agree).",
+    )
 
 
 class _AttestationFact(Event):
@@ -53,6 +58,13 @@ class _AttestationFact(Event):
     valid_until: AwareDatetime | None = None
     endorsement_id: Identifier | None = None
     occurred_at: AwareDatetime
+    agency_did: Identifier | None = Field(
+        default=None, description="The agency's DID (its signing key's controller)."
+    )
+    agency_name: str | None = Field(default=None, max_length=512)
+    endorsement: dict[str, Any] | None = Field(
+        default=None, description="The agency-signed EndorsementCredential this fact rests on."
+    )
 
 
 class AttestationGranted(_AttestationFact):

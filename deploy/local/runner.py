@@ -59,6 +59,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("assessment", "services.assessment", "ASSESSMENT_"),
     ServiceSpec("issuance", "services.issuance", "ISSUANCE_"),
+    ServiceSpec("qa", "services.qa", "QA_"),
     ServiceSpec("revocation", "services.revocation", "REVOCATION_"),
 )
 
@@ -69,6 +70,7 @@ PROFILES: dict[str, dict[str, int]] = {
         "postgres": 5432,
         "assessment": 8081,
         "issuance": 8082,
+        "qa": 8083,
         "revocation": 8084,
     },
     "test": {
@@ -77,6 +79,7 @@ PROFILES: dict[str, dict[str, int]] = {
         "postgres": 15432,
         "assessment": 18081,
         "issuance": 18082,
+        "qa": 18083,
         "revocation": 18084,
     },
 }
@@ -564,11 +567,15 @@ def start_services(stack: Stack) -> None:
 
 
 def seed(stack: Stack) -> None:
-    from deploy.tools.seed import DEFAULT_FILE
+    from deploy.tools.seed import DEFAULT_FILE, DEFAULT_QA_FILE, seed_qa
     from deploy.tools.seed import seed as define
 
     issuers, achievements = asyncio.run(define(f"http://127.0.0.1:{stack.ports['issuance']}", DEFAULT_FILE))
     log(f"seeded {issuers} issuers and {achievements} achievements from {DEFAULT_FILE.relative_to(ROOT)}")
+    qa_url = f"http://127.0.0.1:{stack.ports['qa']}"
+    agencies, published = asyncio.run(seed_qa(qa_url, stack.bootstrap_servers, DEFAULT_QA_FILE))
+    source = DEFAULT_QA_FILE.relative_to(ROOT)
+    log(f"seeded {agencies} QA agencies and {published} new attestations from {source}")
 
 
 def up(stack: Stack, *, services: bool = True) -> None:

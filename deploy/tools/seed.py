@@ -1,12 +1,19 @@
-"""Define issuers and achievements from a JSON file through the issuance admin API.
+"""Define issuers and achievements from a JSON file through the issuance admin API, and a demo
+QA agency with an attestation for the seeded issuer.
 
     python -m deploy.tools.seed [--url http://127.0.0.1:8082] [--token TOKEN] [FILE]
+        [--qa-url http://127.0.0.1:8083 --kafka 127.0.0.1:9092 [--qa-file FILE]]
 
 FILE defaults to deploy/config/seed/issuance.json ({"issuers": [...], "achievements": [...]}, the
 bodies of `PUT /admin/issuers/{id}` and `PUT /admin/achievements/{id}`). The issuance service
 publishes each definition on `achievement.defined`, so the assessment service learns its criteria
 from the one place achievements are defined. Seeding twice changes nothing (unchanged definitions
 keep their revision).
+
+With `--qa-url`, deploy/config/seed/qa.json registers its agencies through the QA admin API and,
+for each attestation listed that is not current yet, signs an EndorsementCredential with the
+(development-only) agency key and publishes it as the agency would (deploy/tools/agency_attest.py);
+then waits until the QA register shows it, so seeded issuers can issue at once.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ import httpx
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "config" / "seed" / "issuance.json"
 DEFAULT_TOKEN = "dev-issuance-admin-token"
+DEFAULT_QA_FILE = DEFAULT_FILE.with_name("qa.json")
+DEFAULT_QA_TOKEN = "dev-qa-admin-token"
 
 
 async def seed(base_url: str, path: Path, *, token: str | None = None) -> tuple[int, int]:
@@ -40,6 +49,45 @@ async def seed(base_url: str, path: Path, *, token: str | None = None) -> tuple[
     return len(data.get("issuers", [])), len(data.get("achievements", []))
 
 
+async def seed_qa(
+    qa_url: str, bootstrap_servers: str, path: Path, *, token: str | None = None
+) -> tuple[int, int]:
+    """Register the agencies and publish the attestations not current yet. Returns (agencies,
+    attestations published)."""
+    from deploy.tools.agency_attest import endorsement, submit
+
+    data = json.loads(path.read_text())  # noqa: ASYNC240 (a small file, read once at start)
+    headers = {"Authorization": f"Bearer {token or os.environ.get('QA_ADMIN_TOKEN', DEFAULT_QA_TOKEN)}"}
+    published = 0
+    async with httpx.AsyncClient(base_url=qa_url, headers=headers, timeout=30) as client:
+        for agency in data.get("agencies", []):
+            (await client.put(f"/admin/agencies/{agency['agency_id']}", json=agency)).raise_for_status()
+        for attestation in data.get("attestations", []):
+            kind, _, subject_id = attestation["subject"].removeprefix("urn:credstream:").partition(":")
+            query = {f"{kind}_id": subject_id}
+            current = (await client.get("/register/attestations", params=query)).json()
+            if any(a["agency_id"] == attestation["agency_id"] for a in current):
+                continue
+            # The QA service learns subjects from the definitions the issuance seed just published.
+            await _until(client, f"/register/{kind}s/{subject_id}", {}, f"{kind} {subject_id} known to qa")
+            key = data["agency_secret_keys"][attestation["agency_id"]]
+            signed = endorsement(key, attestation["subject"], **attestation["qualityAssurance"])
+            await submit(bootstrap_servers, attestation["agency_id"], signed)
+            published += 1
+            await _until(client, "/register/attestations", query, f"attestation of {subject_id} accepted")
+    return len(data.get("agencies", [])), published
+
+
+async def _until(client: httpx.AsyncClient, path: str, params: dict[str, str], what: str) -> None:
+    """Poll a QA register resource until it exists and is not empty."""
+    for _ in range(240):
+        response = await client.get(path, params=params)
+        if response.status_code == 200 and response.json():
+            return
+        await asyncio.sleep(0.25)
+    raise SystemExit(f"{what}: not there after 60 s; see the QA service's log")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -47,9 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default="http://127.0.0.1:8082", help="the issuance service")
     parser.add_argument("--token", default=None, help="admin token (default: $ISSUANCE_ADMIN_TOKEN)")
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--qa-url", default=None, help="the QA service (seeds the demo agency)")
+    parser.add_argument("--kafka", default="127.0.0.1:9092", help="bootstrap servers (attestations)")
+    parser.add_argument("--qa-file", type=Path, default=DEFAULT_QA_FILE)
     args = parser.parse_args(argv)
     issuers, achievements = asyncio.run(seed(args.url, args.file, token=args.token))
     print(f"issuers: {issuers}, achievements: {achievements}")
+    if args.qa_url:
+        agencies, attestations = asyncio.run(seed_qa(args.qa_url, args.kafka, args.qa_file))
+        print(f"QA agencies: {agencies}, attestations published: {attestations}")
     return 0
 
 

@@ -22,7 +22,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.issuance.domain import Award, IssuerProfile, MicroCredentialSpec, identity_hash
+from services.issuance.domain import (
+    Award,
+    IssuerProfile,
+    MicroCredentialSpec,
+    QualityAssuranceRef,
+    identity_hash,
+)
 from services.issuance.profile import SCHEMA_URL
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
@@ -45,7 +51,9 @@ def issuer_profile(issuer: IssuerProfile, did: str) -> dict[str, Any]:
     return profile
 
 
-def achievement_node(spec: MicroCredentialSpec, achievement_url: str) -> dict[str, Any]:
+def achievement_node(
+    spec: MicroCredentialSpec, achievement_url: str, quality_assurance: QualityAssuranceRef | None = None
+) -> dict[str, Any]:
     node: dict[str, Any] = {
         "id": achievement_url,
         "type": ["Achievement"],
@@ -63,7 +71,7 @@ def achievement_node(spec: MicroCredentialSpec, achievement_url: str) -> dict[st
         "assessmentType": spec.assessment_type,
         "participationForm": spec.participation_form,
         "supervisionAndIdentityVerification": spec.supervision,
-        "qualityAssurance": _quality_assurance(spec),
+        "qualityAssurance": _quality_assurance(quality_assurance or spec.quality_assurance),
     }
     skills = [lo for lo in spec.learning_outcomes if lo.esco_skill]
     if skills:
@@ -92,8 +100,7 @@ def achievement_node(spec: MicroCredentialSpec, achievement_url: str) -> dict[st
     return node
 
 
-def _quality_assurance(spec: MicroCredentialSpec) -> dict[str, Any]:
-    qa = spec.quality_assurance
+def _quality_assurance(qa: QualityAssuranceRef) -> dict[str, Any]:
     node: dict[str, Any] = {
         "type": ["QualityAssurance"],
         "qaType": qa.qa_type,
@@ -103,6 +110,9 @@ def _quality_assurance(spec: MicroCredentialSpec) -> dict[str, Any]:
         ("agency", qa.agency_did),
         ("agencyName", qa.agency_name),
         ("standard", qa.standard),
+        ("decision", qa.decision),
+        # The agency's signed EndorsementCredential: its id, served by the QA service's public
+        # register (/register/attestations/...), so a verifier can fetch and check it.
         ("attestation", qa.attestation_id),
         ("reportUrl", str(qa.report_url) if qa.report_url else None),
     ):
@@ -121,11 +131,13 @@ def build_credential(
     award: Award,
     issued_at: datetime,
     salt: str,
+    quality_assurance: QualityAssuranceRef | None = None,
     status_entries: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned credential for one award. The learner appears only as a salted hash of their
-    e-mail (or provider id) and, when known, their DID. `status_entries` become its
-    `credentialStatus` (one BitstringStatusListEntry per purpose)."""
+    """The unsigned credential for one award; `quality_assurance` (from the QA view at the time of
+    issue) replaces the specification's own element, and `status_entries` become its
+    `credentialStatus` (one BitstringStatusListEntry per purpose). The learner appears only as a
+    salted hash of their e-mail (or provider id) and, when known, their DID."""
     learner = award.learner
     identity, identity_type = (
         (learner.email.lower(), "emailAddress") if learner.email else (learner.learner_id, "sourcedId")
@@ -141,7 +153,7 @@ def build_credential(
                 "salt": salt,
             }
         ],
-        "achievement": achievement_node(spec, achievement_url),
+        "achievement": achievement_node(spec, achievement_url, quality_assurance),
     }
     if learner.did:
         subject = {"id": learner.did, **subject}

@@ -20,6 +20,8 @@ Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=512)]
 Cryptosuite = Literal["eddsa-rdfc-2022", "eddsa-jcs-2022"]
+QaPolicy = Literal["require", "allow_unassured"]
+WithdrawalPolicy = Literal["none", "suspend"]
 
 # Controlled values (documented in docs/issuance.md; ELM v3 is the reference vocabulary).
 AssessmentType = Literal[
@@ -56,6 +58,16 @@ class IssuerProfile(_Model):
     country_code: Annotated[str, Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
     region: ShortText | None = None
     cryptosuite: Cryptosuite = "eddsa-rdfc-2022"
+    qa_policy: QaPolicy = Field(
+        default="require",
+        description="`require`: an award waits (parked) until a valid QA attestation covers it; "
+        "`allow_unassured`: without one it is issued, marked as having no external QA.",
+    )
+    withdrawal_policy: WithdrawalPolicy = Field(
+        default="none",
+        description="When an attestation is withdrawn: `none`, or `suspend` the credentials that "
+        "relied on it and were issued on or after the withdrawal's effective date.",
+    )
 
 
 class LearningOutcome(_Model):
@@ -79,6 +91,7 @@ class QualityAssuranceRef(_Model):
     agency_did: ShortText | None = None
     agency_name: ShortText | None = None
     standard: ShortText | None = None
+    decision: ShortText | None = None
     attestation_id: ShortText | None = None
     report_url: AnyUrl | None = None
 

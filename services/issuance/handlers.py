@@ -9,13 +9,21 @@ from contracts.topics import (
     ACHIEVEMENT_DEFINITIONS,
     ACHIEVEMENTS_EARNED,
     CREDENTIALS_ISSUED,
+    QA_ATTESTATIONS,
     STATUS_INDEX_BLOCKS,
     STATUS_INDEX_REQUESTS,
+    STATUS_REQUESTS,
 )
 from contracts.v1.assessment import AchievementDefined, AchievementEarned
 from contracts.v1.issuance import CredentialIssued
-from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
+from contracts.v1.qa import AttestationExpired, AttestationGranted, AttestationRenewed, AttestationWithdrawn
+from contracts.v1.revocation import (
+    CredentialStatusChangeRequested,
+    StatusIndexBlockRequested,
+    StatusIndexBlockReserved,
+)
 from services.issuance import service
+from services.issuance.assurance import QaAttestation
 from services.issuance.domain import Award, Learner
 from services.issuance.repository import IssuanceRepository
 from services.issuance.service import IssuanceContext
@@ -64,6 +72,17 @@ def issuance_context(conn: asyncpg.Connection, settings: Settings) -> IssuanceCo
             subject=event.issuer_id,
         )
 
+    async def publish_status_request(event: CredentialStatusChangeRequested) -> None:
+        await outbox.enqueue(
+            conn,
+            topic=STATUS_REQUESTS,
+            key=event.credential_id,
+            event=event,
+            source=settings.event_source,
+            event_id=event.request_id,
+            subject=event.credential_id,
+        )
+
     return IssuanceContext(
         public_base_url=settings.public_base_url,
         key_encryption_key=settings.key_encryption_key.get_secret_value(),
@@ -75,6 +94,40 @@ def issuance_context(conn: asyncpg.Connection, settings: Settings) -> IssuanceCo
             low_water=settings.status_low_water,
             publish_request=publish_index_request,
         ),
+        publish_status_request=publish_status_request,
+        actor=settings.event_source,
+    )
+
+
+AttestationFact = AttestationGranted | AttestationRenewed | AttestationWithdrawn | AttestationExpired
+_KINDS = {
+    AttestationGranted: "granted",
+    AttestationRenewed: "renewed",
+    AttestationWithdrawn: "withdrawn",
+    AttestationExpired: "expired",
+}
+
+
+def qa_view(event: AttestationFact) -> tuple[str, QaAttestation]:
+    """The contract event as a row of issuance's QA view (the contract stays at the edge)."""
+    kind = _KINDS[type(event)]
+    status = {"withdrawn": "withdrawn", "expired": "expired"}.get(kind, "active")
+    return kind, QaAttestation(
+        attestation_id=event.attestation_id,
+        agency_id=event.agency_id,
+        agency_did=event.agency_did,
+        agency_name=event.agency_name,
+        subject_kind=event.subject.kind,
+        subject_id=event.subject.id,
+        decision=event.decision,
+        scope=event.scope.model_dump(exclude_none=True),
+        standard=event.standard,
+        report_url=event.report_url,
+        valid_from=event.valid_from,
+        valid_until=event.valid_until,
+        status=status,
+        withdrawn_at=event.occurred_at if kind == "withdrawn" else None,
+        endorsement_id=event.endorsement_id,
     )
 
 
@@ -109,9 +162,23 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
             inbound.event.issuer_id, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings)
         )
 
+    async def on_attestation_fact(inbound: InboundEvent[AttestationFact], conn: asyncpg.Connection) -> None:
+        kind, attestation = qa_view(inbound.event)
+        await service.apply_attestation(
+            kind,
+            attestation,
+            endorsement=inbound.event.endorsement,
+            repo=IssuanceRepository(conn),
+            ctx=issuance_context(conn, settings),
+        )
+
     subscribe(
         broker,
         pipeline,
-        [(ACHIEVEMENTS_EARNED, on_achievement_earned), (STATUS_INDEX_BLOCKS, on_index_block_reserved)],
+        [
+            (ACHIEVEMENTS_EARNED, on_achievement_earned),
+            (QA_ATTESTATIONS, on_attestation_fact),
+            (STATUS_INDEX_BLOCKS, on_index_block_reserved),
+        ],
         settings=settings,
     )

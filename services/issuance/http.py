@@ -8,7 +8,7 @@ Public: DID documents (did:web), the JSON-LD context and JSON Schema of the prof
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
 import httpx
@@ -24,7 +24,14 @@ from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
 from services.issuance.status import PURPOSES
 from services.issuance.status_repository import StatusPoolRepository
-from services.issuance.verification import check_status, http_fetcher, issuer_id_of, verify_credential
+from services.issuance.verification import (
+    attestation_named,
+    check_quality_assurance,
+    check_status,
+    http_fetcher,
+    issuer_id_of,
+    verify_credential,
+)
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     PROBLEM_JSON,
@@ -114,9 +121,12 @@ def create_http(
         return {"issuer_id": issuer_id, "active_key": key_id}
 
     @app.get("/admin/issuers/{issuer_id}/requests", dependencies=admin)
-    async def requests(issuer_id: str) -> list[dict[str, Any]]:
+    async def requests(
+        issuer_id: str, state: Literal["parked", "issued"] | None = None
+    ) -> list[dict[str, Any]]:
+        """Awards received, newest first; `state=parked` lists what waits, with its reason."""
         async with acquire(pool) as conn:
-            rows = await IssuanceRepository(conn).request_states(issuer_id)
+            rows = await IssuanceRepository(conn).request_states(issuer_id, state=state)
         return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
 
     @app.get("/admin/issuers/{issuer_id}/status-indexes", dependencies=admin)
@@ -216,6 +226,11 @@ def create_http(
         await check_status(
             document, result, fetch=http_fetcher(status_client, status_cache), resolver_for=resolver_for
         )
+        attestation = None
+        if named := attestation_named(document):
+            async with acquire(pool) as conn:
+                attestation = await IssuanceRepository(conn).get_qa_attestation(named)
+        check_quality_assurance(result, document, attestation)
         if result.verified:
             return JSONResponse(result.as_json())
         body = {

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from services.issuance.assurance import QaAttestation
 from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec
 
 
@@ -44,13 +45,28 @@ class StoredCredential:
     earned_id: str | None
     document: dict[str, Any]
     issued_at: datetime
+    qa_attestation_id: str | None = None
+
+
+def _qa(row: asyncpg.Record) -> QaAttestation:
+    return QaAttestation(**{k: v for k, v in dict(row).items() if k not in ("endorsement", "updated_at")})
 
 
 def _issuer(row: asyncpg.Record) -> StoredIssuer:
     profile = IssuerProfile.model_validate(
         {
             key: row[key]
-            for key in ("issuer_id", "name", "url", "email", "country_code", "region", "cryptosuite")
+            for key in (
+                "issuer_id",
+                "name",
+                "url",
+                "email",
+                "country_code",
+                "region",
+                "cryptosuite",
+                "qa_policy",
+                "withdrawal_policy",
+            )
             if row[key] is not None
         }
     )
@@ -72,12 +88,14 @@ class IssuanceRepository:
         """Insert or update an issuer; True when it is new."""
         inserted = await self._conn.fetchval(
             """
-            INSERT INTO issuers (issuer_id, did, name, url, email, country_code, region, cryptosuite)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            INSERT INTO issuers (issuer_id, did, name, url, email, country_code, region, cryptosuite,
+                                 qa_policy, withdrawal_policy)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT (issuer_id) DO UPDATE SET
                 name = EXCLUDED.name, url = EXCLUDED.url, email = EXCLUDED.email,
                 country_code = EXCLUDED.country_code, region = EXCLUDED.region,
-                cryptosuite = EXCLUDED.cryptosuite, updated_at = now()
+                cryptosuite = EXCLUDED.cryptosuite, qa_policy = EXCLUDED.qa_policy,
+                withdrawal_policy = EXCLUDED.withdrawal_policy, updated_at = now()
             RETURNING (xmax = 0)
             """,
             profile.issuer_id,
@@ -88,6 +106,8 @@ class IssuanceRepository:
             profile.country_code,
             profile.region,
             profile.cryptosuite,
+            profile.qa_policy,
+            profile.withdrawal_policy,
         )
         return bool(inserted)
 
@@ -238,13 +258,15 @@ class IssuanceRepository:
             for row in rows
         ]
 
-    async def request_states(self, issuer_id: str) -> list[dict[str, Any]]:
+    async def request_states(self, issuer_id: str, *, state: str | None = None) -> list[dict[str, Any]]:
         rows = await self._conn.fetch(
             """
             SELECT earned_id, achievement_id, learner_id, award, state, reason, received_at, updated_at
-            FROM issuance_requests WHERE issuer_id = $1 ORDER BY received_at DESC LIMIT 500
+            FROM issuance_requests WHERE issuer_id = $1 AND ($2::text IS NULL OR state = $2)
+            ORDER BY received_at DESC LIMIT 500
             """,
             issuer_id,
+            state,
         )
         return [dict(row) for row in rows]
 
@@ -253,8 +275,8 @@ class IssuanceRepository:
         inserted = await self._conn.fetchval(
             """
             INSERT INTO credentials (credential_id, issuer_id, achievement_id, learner_id, learner_email,
-                                     award, earned_id, document, issued_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                     award, earned_id, document, issued_at, qa_attestation_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
             ON CONFLICT DO NOTHING
             RETURNING true
             """,
@@ -267,13 +289,15 @@ class IssuanceRepository:
             credential.earned_id,
             credential.document,
             credential.issued_at,
+            credential.qa_attestation_id,
         )
         return bool(inserted)
 
     async def get_credential(self, credential_id: str) -> StoredCredential | None:
         row = await self._conn.fetchrow(
             """
-            SELECT credential_id, issuer_id, achievement_id, learner_id, award, earned_id, document, issued_at
+            SELECT credential_id, issuer_id, achievement_id, learner_id, award, earned_id, document,
+                   issued_at, qa_attestation_id
             FROM credentials WHERE credential_id = $1
             """,
             credential_id,
@@ -291,3 +315,64 @@ class IssuanceRepository:
             achievement_id,
         )
         return int(count)
+
+    # QA view (from credstream.qa.attestations.v1)
+
+    async def apply_qa_fact(
+        self, kind: str, attestation: QaAttestation, endorsement: dict[str, Any] | None
+    ) -> None:
+        """Apply one attestation fact. Withdrawn and expired are final: a late `granted` or
+        `renewed` never revives them (the WHERE of the upsert)."""
+        a = attestation
+        await self._conn.execute(
+            """
+            INSERT INTO qa_attestations (attestation_id, agency_id, agency_did, agency_name, subject_kind,
+                subject_id, decision, scope, standard, report_url, valid_from, valid_until, status,
+                withdrawn_at, endorsement_id, endorsement)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+            ON CONFLICT (attestation_id) DO UPDATE SET
+                agency_did = EXCLUDED.agency_did, agency_name = EXCLUDED.agency_name,
+                decision = EXCLUDED.decision, scope = EXCLUDED.scope, standard = EXCLUDED.standard,
+                report_url = EXCLUDED.report_url, valid_from = EXCLUDED.valid_from,
+                valid_until = EXCLUDED.valid_until, status = EXCLUDED.status,
+                withdrawn_at = EXCLUDED.withdrawn_at, endorsement_id = EXCLUDED.endorsement_id,
+                endorsement = COALESCE(EXCLUDED.endorsement, qa_attestations.endorsement), updated_at = now()
+            WHERE qa_attestations.status = 'active'
+               OR ($17 = 'withdrawn' AND qa_attestations.status = 'expired')
+            """,
+            a.attestation_id, a.agency_id, a.agency_did, a.agency_name, a.subject_kind, a.subject_id,
+            a.decision, a.scope, a.standard, a.report_url, a.valid_from, a.valid_until, a.status,
+            a.withdrawn_at, a.endorsement_id, endorsement, kind,
+        )  # fmt: skip
+
+    async def get_qa_attestation(self, attestation_id: str) -> QaAttestation | None:
+        row = await self._conn.fetchrow(
+            "SELECT * FROM qa_attestations WHERE attestation_id = $1", attestation_id
+        )
+        return _qa(row) if row else None
+
+    async def qa_attestations_for(self, *, issuer_id: str, achievement_id: str) -> list[QaAttestation]:
+        rows = await self._conn.fetch(
+            """
+            SELECT * FROM qa_attestations
+            WHERE (subject_kind = 'issuer' AND subject_id = $1)
+               OR (subject_kind = 'achievement' AND subject_id = $2)
+            """,
+            issuer_id,
+            achievement_id,
+        )
+        return [_qa(r) for r in rows]
+
+    async def credentials_relying_on(
+        self, attestation_id: str, *, issued_since: datetime
+    ) -> list[StoredCredential]:
+        rows = await self._conn.fetch(
+            """
+            SELECT credential_id, issuer_id, achievement_id, learner_id, award, earned_id, document,
+                   issued_at, qa_attestation_id
+            FROM credentials WHERE qa_attestation_id = $1 AND issued_at >= $2 ORDER BY issued_at
+            """,
+            attestation_id,
+            issued_since,
+        )
+        return [StoredCredential(**dict(row)) for row in rows]

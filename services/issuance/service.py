@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -10,7 +11,9 @@ from typing import Any
 
 from contracts.v1.assessment import AchievementCriteria, AchievementDefined
 from contracts.v1.issuance import CredentialIssued
+from contracts.v1.revocation import CredentialStatusChangeRequested
 from services.issuance import keyring
+from services.issuance.assurance import QaAttestation, covering, unassured
 from services.issuance.credential import build_credential
 from services.issuance.domain import (
     Award,
@@ -36,6 +39,7 @@ from services.runtime.vc.proofs import ProofError, create_proof
 
 PublishDefined = Callable[[AchievementDefined], Awaitable[None]]
 PublishIssued = Callable[[CredentialIssued], Awaitable[None]]
+PublishStatusRequest = Callable[[CredentialStatusChangeRequested], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ class IssuanceContext:
     publish_issued: PublishIssued
     publish_defined: PublishDefined
     status: StatusPolicy
+    publish_status_request: PublishStatusRequest
+    actor: str = "urn:credstream:service:issuance"
 
     def issuer_did(self, issuer_id: str) -> str:
         return did_web(self.public_base_url, issuer_id)
@@ -189,6 +195,17 @@ async def issue_award(
     if reason is not None or issuer is None or stored is None:
         await repo.record_request(award, state="parked", reason=reason)
         return None
+    clock = now or datetime.now(UTC)
+    moment = clock.replace(microsecond=0)  # the credential's dates have one-second precision
+    candidates = await repo.qa_attestations_for(
+        issuer_id=award.issuer_id, achievement_id=award.achievement_id
+    )
+    # Coverage is judged at the exact time of issue, not the truncated one.
+    attestation, qa_reason = covering(candidates, stored.spec, issuer.profile, clock)
+    if attestation is None and issuer.profile.qa_policy != "allow_unassured":
+        await repo.record_request(award, state="parked", reason=qa_reason)
+        return None
+    # Status entries last: an award parked for QA takes no index.
     new_id = credential_id(award.earned_id)
     status_entries = await entries_for(
         new_id,
@@ -200,7 +217,6 @@ async def issue_award(
     if status_entries is None:
         await repo.record_request(award, state="parked", reason=WAITING_FOR_INDEXES)
         return None
-    moment = (now or datetime.now(UTC)).replace(microsecond=0)
     document = build_credential(
         credential_id=new_id,
         issuer=issuer.profile,
@@ -210,6 +226,7 @@ async def issue_award(
         award=award,
         issued_at=moment,
         salt=secrets.token_hex(16),
+        quality_assurance=attestation.reference() if attestation else unassured(stored.spec),
         status_entries=status_entries,
     )
     signed = await sign(document, issuer=issuer, repo=repo, ctx=ctx, created=moment)
@@ -222,6 +239,7 @@ async def issue_award(
         earned_id=award.earned_id,
         document=signed,
         issued_at=moment,
+        qa_attestation_id=attestation.attestation_id if attestation else None,
     )
     await repo.record_request(award, state="issued", reason=None)
     if not await repo.insert_credential(record, learner_email=award.learner.email):
@@ -237,6 +255,61 @@ async def issue_award(
         )
     )
     return record.credential_id
+
+
+# QA attestations
+
+
+async def apply_attestation(
+    kind: str,
+    attestation: QaAttestation,
+    *,
+    endorsement: dict[str, Any] | None,
+    repo: IssuanceRepository,
+    ctx: IssuanceContext,
+    now: datetime | None = None,
+) -> list[str]:
+    """Keep issuance's QA view current. A grant or renewal releases the awards parked for want of
+    it; a withdrawal applies the issuer's withdrawal policy. Returns the credential ids issued
+    (grant/renewal) or asked to be suspended (withdrawal)."""
+    await repo.apply_qa_fact(kind, attestation, endorsement)
+    issuer_id = attestation.subject_id
+    achievement_id = None
+    if attestation.subject_kind == "achievement":
+        stored = await repo.get_achievement(attestation.subject_id)
+        if stored is None:
+            return []  # nothing of it issued or parked yet; the view serves its first award
+        issuer_id, achievement_id = stored.spec.issuer_id, stored.spec.achievement_id
+    if kind in ("granted", "renewed"):
+        issued = []
+        for award in await repo.parked_requests(issuer_id=issuer_id, achievement_id=achievement_id):
+            if issued_id := await issue_award(award, repo=repo, ctx=ctx, now=now):
+                issued.append(issued_id)
+        return issued
+    issuer = await repo.get_issuer(issuer_id)
+    if kind != "withdrawn" or issuer is None or issuer.profile.withdrawal_policy != "suspend":
+        return []
+    effective = attestation.withdrawn_at or now or datetime.now(UTC)
+    suspended = []
+    for credential in await repo.credentials_relying_on(attestation.attestation_id, issued_since=effective):
+        await ctx.publish_status_request(
+            CredentialStatusChangeRequested(
+                # Derived ids: a redelivered withdrawal asks for the same change, not a second one.
+                request_id=str(
+                    uuid.uuid5(uuid.NAMESPACE_URL, f"{attestation.attestation_id}|{credential.credential_id}")
+                ),
+                credential_id=credential.credential_id,
+                issuer_id=credential.issuer_id,
+                purpose="suspension",
+                set=True,
+                reason_code="qa_attestation_withdrawn",
+                reason=f"QA attestation {attestation.attestation_id} was withdrawn with effect from "
+                f"{effective.isoformat()}; the credential was issued on {credential.issued_at.isoformat()}.",
+                actor=ctx.actor,
+            )
+        )
+        suspended.append(credential.credential_id)
+    return suspended
 
 
 async def sign(

@@ -1,6 +1,10 @@
 """Verification of credentials (VC-API `POST /credentials/verify`): proof, issuer binding,
 validity window and profile. The same code verifies what we issue and what others issue.
 
+QA: the state of the attestation the credential names (`achievement.qualityAssurance.attestation`)
+is reported from issuance's QA view: `valid`, `expired`, `withdrawn` (a warning, not a failure:
+the credential was issued while it was valid), `unknown`, or `none` (no external QA).
+
 Status (W3C Bitstring Status List): `check_status` runs the spec's validate algorithm for every
 `BitstringStatusListEntry` (services/runtime/vc/status.py): the list is fetched (cached within its
 `ttl`), its proof and issuer verified, and the bit read. A revoked or suspended credential does not
@@ -17,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from services.issuance.assurance import QaAttestation
 from services.issuance.profile import SCHEMA_URL, validate_profile
 from services.runtime.vc import status
 from services.runtime.vc.keys import KeyResolver
@@ -30,6 +35,7 @@ class VerificationResult:
     status: dict[str, str] = field(default_factory=dict)
     warnings: list[dict[str, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    quality_assurance: dict[str, Any] | None = None
 
     def fail(self, code: str, message: str) -> None:
         self.verified = False
@@ -42,6 +48,7 @@ class VerificationResult:
             **({"status": self.status} if self.status else {}),
             "warnings": self.warnings,
             "errors": self.errors,
+            **({"qualityAssurance": self.quality_assurance} if self.quality_assurance is not None else {}),
         }
 
 
@@ -188,3 +195,45 @@ def http_fetcher(client: httpx.AsyncClient, cache: status.ListCache) -> status.F
         return document
 
     return fetch
+
+
+def attestation_named(document: Any) -> str | None:
+    """The attestation id in the credential's "type of quality assurance" element, if any."""
+    try:
+        qa = document["credentialSubject"]["achievement"]["qualityAssurance"]
+    except (KeyError, TypeError):
+        return None
+    value = qa.get("attestation") if isinstance(qa, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def check_quality_assurance(
+    result: VerificationResult,
+    document: Any,
+    attestation: QaAttestation | None,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Report the QA state of the attestation the credential names (never a failure by itself)."""
+    result.checks.append("qualityAssurance")
+    named = attestation_named(document)
+    if named is None:
+        result.quality_assurance = {"state": "none"}
+        return
+    if attestation is None:
+        result.quality_assurance = {"state": "unknown", "attestation": named}
+        result.warnings.append({"code": "QA_UNKNOWN", "message": f"attestation {named} is not known here"})
+        return
+    state = attestation.state(now or datetime.now(UTC))
+    result.quality_assurance = {
+        "state": state,
+        "attestation": named,
+        "agency": attestation.agency_did,
+        "agencyName": attestation.agency_name,
+        "standard": attestation.standard,
+        "decision": attestation.decision,
+        "validUntil": attestation.valid_until.isoformat() if attestation.valid_until else None,
+        "withdrawnAt": attestation.withdrawn_at.isoformat() if attestation.withdrawn_at else None,
+    }
+    if state != "valid":
+        result.warnings.append({"code": f"QA_{state.upper()}", "message": f"attestation {named} is {state}"})

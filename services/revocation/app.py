@@ -33,6 +33,6 @@ async def create_app(settings: Settings) -> ServiceHost:
 
     host.http = create_http(settings, host.pool, host.readiness, context)
     publisher = ListPublisher(pool=host.pool, settings=settings, sign=sign)
-    host.workers.append(("status-list-publisher", publisher.run))
+    host.background.append(("status-list-publisher", publisher.run))
     host.closers.append(client.aclose)
     return host

@@ -92,6 +92,12 @@ class ConsumerPipeline:
         self._permanent = permanent_errors
         self.processed = 0
 
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The service's pool, for work a handler must commit apart from the record's transaction
+        (e.g. an audit row of a refusal, which the rolled-back transaction would otherwise lose)."""
+        return self._pool
+
     def decode(self, topic: Topic, record: ConsumerRecord[bytes, bytes]) -> InboundEvent[Event]:
         """Envelope and payload checks; every failure is a PermanentError with a reason code."""
         try:

@@ -40,11 +40,12 @@ class ServiceHost:
     relay: OutboxRelay
     migrations: Path
     http: FastAPI | None = None
+    background: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = field(default_factory=list)
+    """Periodic work of the service (e.g. qa's expiry sweep): (task name, coroutine factory),
+    started after the consumers and cancelled on stop."""
     pipelines: list[ConsumerPipeline] = field(default_factory=list)
-    workers: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = field(default_factory=list)
-    """Background loops of the service (name, coroutine function), run beside the consumers."""
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    """Called once at stop, after the workers ended (e.g. to close HTTP clients)."""
+    """Called once at stop, after the background tasks ended (e.g. to close HTTP clients)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _server: uvicorn.Server | None = None
     started: bool = False
@@ -64,8 +65,8 @@ class ServiceHost:
         await self.producer.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         await self.broker.start()
-        for name, worker in self.workers:
-            self._tasks.append(asyncio.create_task(worker(), name=name))
+        for name, run in self.background:
+            self._tasks.append(asyncio.create_task(run(), name=name))
         if serve_http and self.http is not None:
             config = uvicorn.Config(
                 self.http,

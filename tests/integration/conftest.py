@@ -8,11 +8,13 @@ import pytest
 from deploy.local.runner import Stack
 from services.assessment.app import create_app
 from services.issuance.app import create_app as create_issuance
+from services.qa.app import create_app as create_qa
 from services.revocation.app import create_app as create_revocation
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
 from tests.fixtures.issuance import issuance_settings
 from tests.fixtures.kafka import TopicWatcher
+from tests.fixtures.qa import qa_settings
 from tests.fixtures.revocation import revocation_settings
 
 pytestmark = pytest.mark.integration
@@ -46,6 +48,16 @@ async def issuance(stack: Stack, revocation: ServiceHost) -> AsyncIterator[Servi
     """The issuance service running in this process against the real test stack (module-scoped,
     like `assessment`), with the revocation service it depends on for status list indexes."""
     host = await create_issuance(issuance_settings(stack))
+    await host.start()
+    yield host
+    await host.stop()
+
+
+@pytest.fixture(scope="module")
+async def qa(stack: Stack) -> AsyncIterator[ServiceHost]:
+    """The QA service running in this process against the real test stack (module-scoped, like
+    `assessment`); its expiry sweep runs every half second so expiry tests stay short."""
+    host = await create_qa(qa_settings(stack, expiry_check_interval_s=0.5))
     await host.start()
     yield host
     await host.stop()

@@ -1,0 +1,1 @@
+"""The QA service: the register of QA agencies and their signed attestations."""
