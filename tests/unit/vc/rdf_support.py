@@ -16,8 +16,9 @@ HERE = Path(__file__).parent
 RDFC10 = HERE / "rdfc10"
 
 
-def relabelled(quads: list[Quad], seed: int) -> list[Quad]:
-    """The same dataset with blank nodes renamed (a bijection) and quads in another order."""
+def relabelled(quads: list[Quad], seed: int, *, reorder: bool = True) -> list[Quad]:
+    """The same dataset with blank nodes renamed (a bijection) and, by default, quads in another
+    order."""
     rng = random.Random(seed)
     labels = sorted({term.id for quad in quads for term in _blank_terms(quad)})
     fresh = rng.sample(range(10**6), len(labels))
@@ -27,7 +28,8 @@ def relabelled(quads: list[Quad], seed: int) -> list[Quad]:
         return BlankNode(renamed[term.id]) if isinstance(term, BlankNode) else term
 
     result = [Quad(rename(q.subject), q.predicate, rename(q.object), rename(q.graph)) for q in quads]
-    rng.shuffle(result)
+    if reorder:
+        rng.shuffle(result)
     return result
 
 
