@@ -61,10 +61,10 @@ async def request_state(stack: Stack, scenario: IssuerScenario, earned_id: str, 
     return found
 
 
-async def verify(stack: Stack, credential: dict[str, Any]) -> dict[str, Any]:
+async def verify(stack: Stack, credential: dict[str, Any], *, expect: int | None = 200) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=issuance_url(stack), timeout=30) as client:
         response = await client.post("/credentials/verify", json={"verifiableCredential": credential})
-    assert response.status_code == 200, response.text
+    assert expect is None or response.status_code == expect, response.text
     body: dict[str, Any] = response.json()
     return body
 
@@ -179,6 +179,16 @@ async def test_withdrawal_parks_later_awards_and_suspends_what_was_issued_after_
     result = await verify(stack, before.json()["credential"])
     assert result["verified"] is True, "a credential issued while QA was valid stays valid"
     assert result["qualityAssurance"]["state"] == "withdrawn"
+    # The revocation service (running beside issuance) applied the suspension request: the
+    # credential issued after the withdrawal's effective date now verifies as suspended.
+    seen: dict[str, Any] = {}
+
+    async def suspended() -> bool:
+        seen.update(await verify(stack, after.json()["credential"], expect=None))
+        return bool(seen.get("status") == {"revocation": "valid", "suspension": "suspended"})
+
+    await eventually(suspended, timeout=30, what="the later credential suspended")
+    assert seen["verified"] is False and [e["code"] for e in seen["errors"]] == ["SUSPENDED"]
     assert {"code": "QA_WITHDRAWN", "message": f"attestation {grant['id']} is withdrawn"} in result[
         "warnings"
     ]
