@@ -12,14 +12,17 @@ issuance benchmark's job).
 Timed: `--changes` status changes (half revocations, half suspensions, each of a different
 credential) sent to `POST /credentials/status/bulk` in batches of `--batch`, until every affected
 list is re-published, i.e. the list credential served over HTTP is signed, shows every bit, and
-nothing else. Then status list GETs per second (`--concurrency` clients for `--seconds`), full
-and conditional (304).
+nothing else. Then status list GETs per second (`--concurrency` connections for `--seconds`),
+full and conditional (304), with `wrk` when it is installed (Debian package), else with httpx.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
+import shutil
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -125,6 +128,41 @@ async def _wait_published(client: httpx.AsyncClient, expected: dict[str, set[int
         await asyncio.sleep(0.05)
 
 
+def _wrk(url: str, headers: dict[str, str], seconds: float, concurrency: int) -> tuple[float, str]:
+    """wrk (Debian package `wrk`) when installed: a C load generator, so the figure is the
+    service's and not the client's."""
+    args = ["wrk", "-t2", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", url]
+    for name, value in headers.items():
+        args[1:1] = ["-H", f"{name}: {value}"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    assert non_2xx is None, out
+    return float(match.group(1)), f"wrk, 2 threads, {concurrency} connections, {seconds:.0f} s"
+
+
+async def _python_client(
+    url: str, headers: dict[str, str], seconds: float, concurrency: int
+) -> tuple[float, str]:
+    """httpx clients in this process (when wrk is not installed; the client is then the limit)."""
+    count = 0
+    end = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+
+        async def worker() -> None:
+            nonlocal count
+            while time.perf_counter() < end:
+                response = await client.get(url, headers=headers)
+                assert response.status_code in (200, 304)
+                count += 1
+
+        begin = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - begin
+    return count / elapsed, f"{concurrency} httpx clients in one Python process, {elapsed:.1f} s"
+
+
 async def run(stack: Stack, changes: int, batch: int, seconds: float, concurrency: int) -> None:
     issuer_id, ids, expected = await _setup(stack, changes)
     revocation = f"http://127.0.0.1:{stack.ports['revocation']}"
@@ -173,26 +211,14 @@ async def run(stack: Stack, changes: int, batch: int, seconds: float, concurrenc
     print(f"every credential.status-changed event on Kafka {drained:.1f} s after the start")
 
     url = next(iter(expected))
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+    async with httpx.AsyncClient(timeout=30) as client:
         etag = (await client.get(url)).headers["etag"]
-        for label, headers in (("full 200", {}), ("conditional 304", {"If-None-Match": etag})):
-            count = 0
-            end = time.perf_counter() + seconds
-
-            async def worker(headers: dict[str, str] = headers, end: float = end) -> None:
-                nonlocal count
-                while time.perf_counter() < end:
-                    response = await client.get(url, headers=headers)
-                    assert response.status_code in (200, 304)
-                    count += 1
-
-            begin = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - begin
-            rate = count / elapsed
-            print(
-                f"status list GET ({label}): {rate:,.0f} requests/s ({concurrency} clients, {elapsed:.1f} s)"
-            )
+    for label, headers in (("full 200", {}), ("conditional 304", {"If-None-Match": etag})):
+        if shutil.which("wrk"):
+            rate, how = _wrk(url, headers, seconds, concurrency)
+        else:
+            rate, how = await _python_client(url, headers, seconds, concurrency)
+        print(f"status list GET ({label}): {rate:,.0f} requests/s ({how})")
     print(f"measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
 
 

@@ -102,6 +102,7 @@ class ListPublisher:
                     log.exception("status list publication failed; retrying")
                     if listener is not None:
                         with contextlib.suppress(Exception):
+                            await listener.remove_listener(DIRTY_CHANNEL, self._on_notify)
                             await self.pool.release(listener)
                         listener = None
                     await asyncio.sleep(1.0)

@@ -206,6 +206,7 @@ async def apply_changes(
     repo: RevocationRepository,
     ctx: RevocationContext,
     park_unknown: bool = True,
+    fresh_ids: bool = False,
     now: datetime | None = None,
 ) -> list[ChangeOutcome]:
     """Apply status changes in request order, in the caller's transaction: each list touched is
@@ -215,10 +216,11 @@ async def apply_changes(
 
     Refused: lifting a revocation (revocation is final), a credential of another issuer than the
     one named. Unknown credentials are parked until their credential.issued arrives
-    (`park_unknown`), or reported as `unknown` (HTTP callers get a 404).
+    (`park_unknown`), or reported as `unknown` (HTTP callers get a 404). `fresh_ids`: the request
+    ids were made just now by this service, so none can have been applied before.
     """
     moment = now or datetime.now(UTC)
-    seen = await repo.audited(r.request_id for r in requests)
+    seen = {} if fresh_ids else await repo.audited(r.request_id for r in requests)
     entries = await repo.entries_of(r.credential_id for r in requests)
     lists = await repo.lists_for_update(
         {
@@ -235,8 +237,17 @@ async def apply_changes(
     changed_at = moment.isoformat().replace("+00:00", "Z")
     in_batch: set[str] = set()
     for r in requests:
-        if r.request_id in seen or r.request_id in in_batch:
-            prior = seen.get(r.request_id)
+        prior = seen.get(r.request_id)
+        if prior is not None and (prior["credential_id"], prior["purpose"], prior["set_bit"]) != (
+            r.credential_id,
+            r.purpose,
+            r.set,
+        ):
+            outcomes.append(
+                ChangeOutcome(r.request_id, r.credential_id, r.purpose, r.set, "refused", "request_id_reused")
+            )
+            continue
+        if prior is not None or r.request_id in in_batch:
             outcomes.append(
                 ChangeOutcome(
                     r.request_id,

@@ -404,3 +404,61 @@ async def test_a_status_request_for_a_credential_not_yet_seen_waits_for_it(
     await _status_becomes(
         issuance_url, record.json()["credential"], {"revocation": "revoked", "suspension": "valid"}
     )
+
+
+async def test_status_update_http_refusals_and_bulk_summary(
+    issuance: ServiceHost, producer: AIOKafkaProducer, watch: Any, urls: tuple[str, str]
+) -> None:
+    issuance_url, revocation_url = urls
+    scenario = IssuerScenario()
+    await scenario.define(issuance_url)
+    credentials = [await _issue(scenario, f"learner-bulk-{n}", producer, watch) for n in range(3)]
+    ok = {"credentialId": credentials[0]["id"], "credentialStatus": [{"status": "suspended"}]}
+    async with httpx.AsyncClient(base_url=revocation_url, timeout=30) as client:
+        assert (await client.post("/credentials/status", json=ok)).status_code == 401
+        foreign = {"Authorization": "Bearer someone-else"}
+        assert (await client.post("/credentials/status", json=ok, headers=foreign)).status_code == 403
+        client.headers.update(REVOCATION_ADMIN)
+        cases = [
+            ({"credentialId": "x", "credentialStatus": []}, 400, "body_invalid"),
+            ({**ok, "unexpected": 1}, 400, "body_invalid"),
+            ({**ok, "credentialStatus": [{"status": "destroyed"}]}, 400, "status_invalid"),
+            (
+                {**ok, "credentialId": "urn:uuid:00000000-0000-0000-0000-000000000000"},
+                404,
+                "credential_unknown",
+            ),
+        ]
+        for body, code, reason in cases:
+            response = await client.post("/credentials/status", json=body)
+            assert response.status_code == code, response.text
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["reason"] == reason
+        wrong_type = await client.post(
+            "/credentials/status", content=b"{}", headers={"content-type": "text/plain"}
+        )
+        assert wrong_type.status_code == 415
+
+        # Retried with the same requestId: applied once.
+        request_id = f"retry-{uuid.uuid4()}"
+        keyed = {**ok, "requestId": request_id}
+        first = (await client.post("/credentials/status", json=keyed)).json()["results"][0]
+        again = (await client.post("/credentials/status", json=keyed)).json()["results"][0]
+        assert (first["outcome"], again["outcome"]) == ("applied", "applied")
+        audit = (await client.get(f"/credentials/status/{credentials[0]['id']}")).json()["audit"]
+        assert [a["request_id"] for a in audit] == [request_id]
+        # The same request id for another change is refused, not mistaken for a retry.
+        reused = {**keyed, "credentialStatus": [{"status": "revoked"}]}
+        conflict = await client.post("/credentials/status", json=reused)
+        assert conflict.status_code == 409 and conflict.json()["reason"] == "request_id_reused"
+
+        bulk = {
+            "updates": [
+                {"credentialId": c["id"], "credentialStatus": [{"status": "revoked"}], "reasonCode": "bulk"}
+                for c in credentials
+            ]
+            + [{"credentialId": credentials[0]["id"], "credentialStatus": [{"status": "suspended"}]}]
+        }
+        summary = (await client.post("/credentials/status/bulk", json=bulk)).json()
+    assert summary["summary"] == {"applied": 3, "unchanged": 1}
+    assert [r["outcome"] for r in summary["results"]] == ["unchanged"]
