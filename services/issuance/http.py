@@ -224,7 +224,11 @@ def create_http(
         resolver = await resolver_for(document) if isinstance(document, dict) else StaticKeyResolver()
         result = verify_credential(document, resolver=resolver)
         await check_status(
-            document, result, fetch=http_fetcher(status_client, status_cache), resolver_for=resolver_for
+            document,
+            result,
+            fetch=http_fetcher(status_client, status_cache),
+            resolver_for=resolver_for,
+            cache=status_cache,
         )
         attestation = None
         if named := attestation_named(document):

@@ -14,6 +14,7 @@ explicit error, never "valid".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,8 @@ from services.issuance.profile import SCHEMA_URL, validate_profile
 from services.runtime.vc import status
 from services.runtime.vc.keys import KeyResolver
 from services.runtime.vc.proofs import ProofError, verify_proof
+
+_MAX_LIST_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -125,9 +128,11 @@ async def check_status(
     *,
     fetch: status.Fetch,
     resolver_for: Callable[[dict[str, Any]], Awaitable[KeyResolver]],
+    cache: status.ListCache | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Add the status of every `credentialStatus` entry to `result` (spec section 3.2)."""
+    """Add the status of every `credentialStatus` entry to `result` (spec section 3.2). With
+    `cache` (the fetcher's), a list fetched once is verified once while it stays cached."""
     if not isinstance(document, dict) or "credentialStatus" not in document:
         return
     result.checks.append("credentialStatus")
@@ -138,12 +143,16 @@ async def check_status(
             raise status.StatusError(
                 "STATUS_VERIFICATION_ERROR", "the status list is not issued by the credential's issuer"
             )
+        if cache is not None and cache.is_verified(list_credential):
+            return
         try:
             verify_proof(list_credential, resolver=await resolver_for(list_credential), now=now)
         except ProofError as error:
             raise status.StatusError(
                 "STATUS_VERIFICATION_ERROR", f"the status list's proof does not verify: {error.message}"
             ) from error
+        if cache is not None:
+            cache.mark_verified(list_credential)
 
     for entry in status.entries_of(document):
         purpose = str(entry.get("statusPurpose"))
@@ -176,17 +185,22 @@ def http_fetcher(client: httpx.AsyncClient, cache: status.ListCache) -> status.F
         if not url.startswith(("https://", "http://")):
             raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is not an HTTP(S) URL")
         try:
-            response = await client.get(url, timeout=5.0, follow_redirects=False)
+            async with client.stream("GET", url, timeout=5.0, follow_redirects=False) as response:
+                if response.status_code != 200:
+                    raise status.StatusError(
+                        "STATUS_RETRIEVAL_ERROR", f"{url} answered {response.status_code}"
+                    )
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_LIST_BYTES:  # read no further than the limit
+                        raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is larger than 8 MiB")
         except httpx.HTTPError as error:
             raise status.StatusError(
                 "STATUS_RETRIEVAL_ERROR", f"{url} could not be fetched: {error}"
             ) from error
-        if response.status_code != 200:
-            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} answered {response.status_code}")
-        if len(response.content) > 8 * 1024 * 1024:
-            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is larger than 8 MiB")
         try:
-            document = response.json()
+            document = json.loads(body)
         except ValueError as error:
             raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is not JSON") from error
         if not isinstance(document, dict):

@@ -204,13 +204,28 @@ class ListCache:
     default_ttl_s: float = 300.0
     max_entries: int = 1024
     _items: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    _verified: set[int] = field(default_factory=set)
+    """Cached documents (by identity) whose proof and issuer were verified: a list is verified
+    once per fetch, not once per credential that points at it."""
 
     def get(self, url: str) -> dict[str, Any] | None:
         item = self._items.get(url)
         if item is None or item[0] < time.monotonic():
-            self._items.pop(url, None)
+            self._drop(url)
             return None
         return item[1]
+
+    def _drop(self, url: str) -> None:
+        item = self._items.pop(url, None)
+        if item is not None:
+            self._verified.discard(id(item[1]))
+
+    def is_verified(self, credential: dict[str, Any]) -> bool:
+        return id(credential) in self._verified
+
+    def mark_verified(self, credential: dict[str, Any]) -> None:
+        if any(item[1] is credential for item in self._items.values()):
+            self._verified.add(id(credential))
 
     def put(self, url: str, credential: dict[str, Any]) -> None:
         subject = credential.get("credentialSubject")
@@ -220,6 +235,7 @@ class ListCache:
             if isinstance(ttl, int) and not isinstance(ttl, bool) and ttl >= 0
             else self.default_ttl_s
         )
+        self._drop(url)
         if len(self._items) >= self.max_entries:
-            self._items.pop(next(iter(self._items)))
+            self._drop(next(iter(self._items)))
         self._items[url] = (time.monotonic() + seconds, credential)

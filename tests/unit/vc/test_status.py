@@ -11,6 +11,7 @@ import pytest
 from services.runtime.vc.status import (
     MIN_ENTRIES,
     Bitstring,
+    ListCache,
     StatusError,
     check_status,
     decode_list,
@@ -151,3 +152,22 @@ async def test_a_list_that_fails_verification_is_an_error() -> None:
     with pytest.raises(StatusError) as error:
         await check_status(_entry("1"), fetch=fetch, verify_list=verify_list)
     assert error.value.code == "STATUS_VERIFICATION_ERROR"
+
+
+def test_the_cache_keeps_a_list_for_its_ttl_and_remembers_its_verification_only_while_cached() -> None:
+    cache = ListCache(default_ttl_s=60)
+    first = _list(Bitstring(MIN_ENTRIES))
+    cache.put(URL, first)
+    assert cache.get(URL) is first and not cache.is_verified(first)
+    cache.mark_verified(first)
+    assert cache.is_verified(first)
+    second = _list(Bitstring(MIN_ENTRIES))
+    cache.put(URL, second)  # re-fetched: verified again before it is trusted
+    assert cache.get(URL) is second and not cache.is_verified(second) and not cache.is_verified(first)
+    cache.mark_verified(_list(Bitstring(MIN_ENTRIES)))  # a document the cache does not hold
+    assert len(cache._verified) == 0
+    expiring = _list(Bitstring(MIN_ENTRIES))
+    expiring["credentialSubject"]["ttl"] = 0
+    cache.put(URL, expiring)
+    cache.mark_verified(expiring)
+    assert cache.get(URL) is None and not cache.is_verified(expiring)
