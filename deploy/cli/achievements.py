@@ -58,7 +58,8 @@ def create_command(
 ) -> None:
     """Define (or update) achievements from a JSON file; prints each revision."""
     cli = state(ctx)
-    created = cli.run(create(cli.endpoints, read_definitions(file)))
+    definitions = cli.attempt(lambda: read_definitions(file))
+    created = cli.run(create(cli.endpoints, definitions))
     if cli.json_output:
         cli.emit(created)
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -35,6 +35,13 @@ class CliContext:
         else:
             self.errors.print(f"[bold red]error:[/] {error.message}", highlight=False, soft_wrap=True)
         return typer.Exit(error.exit_code)
+
+    def attempt(self, step: Callable[[], T]) -> T:
+        """Run a synchronous step (reading the operator's input) with the CLI's error handling."""
+        try:
+            return step()
+        except CliError as error:
+            raise self.fail(error) from error
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         try:

@@ -64,7 +64,7 @@ async def service(endpoints: Endpoints, name: str) -> AsyncIterator[httpx.AsyncC
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
             raise PlatformUnreachable(
                 f"the {name} service does not answer at {client.base_url} ({error}); "
-                "is the platform up? (`credstream up`, or --{name}-url)"
+                f"is the platform up? (`credstream up`, or --{name}-url)"
             ) from error
 
 

@@ -89,12 +89,8 @@ def tail(
 ) -> None:
     """Print a topic's records as they arrive (JSON lines with --json). Ctrl-C stops."""
     cli = state(ctx)
-    name = cli.run(_resolve(topic))
+    name = cli.attempt(lambda: resolve_topic(topic))
     try:
         cli.run(follow(cli, name, from_beginning=from_beginning, limit=max_records, idle_s=idle))
     except KeyboardInterrupt:
         raise typer.Exit(0) from None
-
-
-async def _resolve(topic: str) -> str:
-    return resolve_topic(topic)

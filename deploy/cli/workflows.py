@@ -62,7 +62,7 @@ def issue(
     if csv_file is not None:
         if any((issuer, achievement, learner)):
             raise cli.fail(UsageError("give either --csv or --issuer/--achievement/--learner"))
-        rows = cli.run(_csv(csv_file))
+        rows = cli.attempt(lambda: awards.read_csv(csv_file))
     elif issuer and achievement and learner:
         rows = [awards.AwardRow(1, issuer, achievement, learner, email=email, name=name, award=award)]
     else:
@@ -104,10 +104,6 @@ def issue(
 def _options(**values: Any) -> SimulationOptions:
     values["achievement_ids"] = tuple(values.get("achievement_ids") or ())
     return SimulationOptions(**values)
-
-
-async def _csv(path: Path) -> list[awards.AwardRow]:
-    return awards.read_csv(path)
 
 
 async def _simulate(cli: CliContext, options: SimulationOptions) -> tuple[dict[str, Any], Any]:
