@@ -1,0 +1,5 @@
+"""`python -m deploy.cli` runs the `credstream` command line."""
+
+from deploy.cli.main import run
+
+run()
