@@ -7,8 +7,8 @@ as the Kafka path, so an HTTP re-send, or the same result arriving over both, is
 The answer comes after the commit: 200 means stored (or already stored), never "maybe".
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI must evaluate the `Lms` dependency
+# annotation, which names a closure variable, when the routes are defined.
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
