@@ -12,7 +12,7 @@ import hmac
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from services.assessment.domain import IngestRejected as LmsRejected
 
@@ -64,6 +64,20 @@ class LmsDirectory(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     lms: list[LmsProfile] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unambiguous(self) -> LmsDirectory:
+        # A token or source shared by two LMSs would attribute results to the wrong issuer.
+        for what, values in (
+            ("lms_id", [p.lms_id for p in self.lms]),
+            ("token", [p.token.get_secret_value() for p in self.lms]),
+            ("source", [p.source for p in self.lms]),
+        ):
+            if len(set(values)) != len(values):
+                raise ValueError(f"two LMSs share one {what}")
+        if any(len(p.token.get_secret_value()) < 16 for p in self.lms):
+            raise ValueError("an LMS token must have at least 16 characters")
+        return self
 
     def by_source(self, source: str) -> LmsProfile:
         for profile in self.lms:
