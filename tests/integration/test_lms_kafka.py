@@ -234,3 +234,42 @@ async def test_invalid_and_unauthorised_lms_records_are_dead_lettered_with_a_rea
     assert any("maxScore" in m for m in messages)
     assert any("ce_subject" in m for m in messages)
     assert any("unknown-lms.test" in m for m in messages)
+
+
+async def test_one_learner_across_formats_earns_once_through_the_identity_mapping(
+    lms_assessment: ServiceHost, producer: AIOKafkaProducer, watch: Any, db: asyncpg.Connection
+) -> None:
+    """The quiz arrives as an xAPI statement (e-mail), the exam as a Caliper GradeEvent (person
+    IRI) and again as an LTI score (`sub`): the LMS's mapping makes them one learner."""
+    earned = await watch(ACHIEVEMENTS_EARNED.name)
+    scenario, lms = WORLD.scenario()
+    await define(producer, scenario)
+    name, learner = WORLD.mapped_name, WORLD.mapped_learner
+    await send(producer, LMS_XAPI, lms.statement(name, 0, scaled=0.7), key=learner, source=lms.source)
+    last = await send(
+        producer,
+        LMS_CALIPER,
+        lms.caliper_envelope([lms.grade_event(name, 1, given=80)]),
+        key=learner,
+        source=lms.source,
+    )
+    await eventually(lambda: processed(db, last), what="Caliper exam processed")
+    records = await earned.wait_for(earned_for(learner), timeout=30, settle=1.0)
+    assert len(records) == 1 and records[0].json()["achievement_id"] == scenario.achievement_id
+    lti = await send(
+        producer,
+        LMS_LTI_SCORES,
+        lms.lti_score(WORLD.mapped_sub, given=90),
+        key=learner,
+        source=lms.source,
+        subject=scenario.activities[1],
+    )
+    await eventually(lambda: processed(db, lti), what="LTI score processed")
+    formats = await db.fetch(
+        "SELECT source_format FROM results WHERE learner_id = $1 AND activity_id = ANY($2::text[])",
+        learner,
+        list(scenario.activities),
+    )
+    # Three topics, so no order among them.
+    assert sorted(r["source_format"] for r in formats) == ["caliper-1.2", "lti-ags", "xapi"]
+    assert len(await earned.wait_for(earned_for(learner), timeout=1, settle=1.0)) == 1
