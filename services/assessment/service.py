@@ -48,6 +48,10 @@ async def record_result(
         completion=submitted.completion,
         occurred_at=submitted.occurred_at,
     )
+    # First statement on purpose: the upsert row-locks the learner until commit, so two results of
+    # one learner arriving at once (two topics, HTTP beside Kafka, two instances) are evaluated
+    # one after the other, the second seeing the first's result (READ COMMITTED takes a new
+    # snapshot per statement); otherwise each could miss the other and the award be lost.
     await repo.upsert_learner(issuer_id=submitted.issuer_id, learner=learner)
     stored = await repo.insert_result(
         issuer_id=submitted.issuer_id,
@@ -82,7 +86,9 @@ async def record_normalised(
     `caliper:<event id>`, `lti:<derived>`) make a re-sent payload a no-op, whether it came over
     Kafka or HTTP. Returns the earned ids published."""
     awarded: list[str] = []
-    for item in results:
+    # Learners in one order: the learner rows are locked as results are recorded, and two
+    # envelopes naming the same learners in opposite orders must not deadlock.
+    for item in sorted(results, key=lambda n: n.result.learner.id):
         awarded += await record_result(
             item.result,
             raw=item.raw,

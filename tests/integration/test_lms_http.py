@@ -4,6 +4,7 @@ problem+json reason, and a missing or foreign token or a wrong content type is r
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -281,3 +282,35 @@ async def test_each_lms_token_records_for_its_own_issuer(
     )
     assert row is not None
     assert (row["issuer_id"], row["lms_id"]) == (WORLD.other.issuer_id, WORLD.other.lms_id)
+
+
+async def test_concurrent_results_of_one_learner_are_never_both_blind_to_each_other(
+    client: httpx.AsyncClient, producer: AIOKafkaProducer, watch: Any, db: asyncpg.Connection
+) -> None:
+    """The quiz and the exam of one learner committed at the same moment (two requests, or HTTP
+    beside Kafka): each transaction must see the other's result, or the award is lost. The upsert
+    of the learner row serialises them (the second waits for the first to commit, then, under READ
+    COMMITTED, sees its result)."""
+    earned = await watch(ACHIEVEMENTS_EARNED.name)
+    scenario, lms = WORLD.scenario()
+    await define(producer, scenario)
+    await defined(db, scenario)
+    learners = [Scenario.learner() for _ in range(30)]
+    headers = {**auth(lms), **XAPI_HEADERS}
+
+    async def both(learner: str) -> None:
+        responses = await asyncio.gather(
+            client.post("/xapi/statements", json=lms.statement(learner, 0), headers=headers),
+            client.post("/xapi/statements", json=lms.statement(learner, 1), headers=headers),
+        )
+        assert [r.status_code for r in responses] == [200, 200]
+
+    await asyncio.gather(*(both(learner) for learner in learners))
+    refs = {lms.xapi_learner(learner) for learner in learners}
+    records = await earned.wait_for(
+        lambda s: s.value is not None and json.loads(s.value)["learner"]["id"] in refs,
+        count=len(refs),
+        timeout=30,
+        settle=1.0,
+    )
+    assert sorted(r.json()["learner"]["id"] for r in records) == sorted(refs)
