@@ -7,7 +7,7 @@ from typing import Any
 import asyncpg
 from fastapi import Depends, FastAPI
 
-from services.assessment.ingest import ingest_router
+from services.assessment.ingest import ingest_router, xapi_version_header
 from services.assessment.repository import AssessmentRepository
 from services.assessment.settings import Settings
 from services.runtime.db import acquire
@@ -23,6 +23,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     )
     install_problem_handlers(app)
     app.include_router(health_router(ready))
+    app.middleware("http")(xapi_version_header)
     app.include_router(ingest_router(settings.lms_directory(), pool, event_source=settings.event_source))
 
     require_admin = bearer_guard(settings.admin_token, what="assessment admin token")

@@ -10,7 +10,7 @@ The answer comes after the commit: 200 means stored (or already stored), never "
 # No `from __future__ import annotations` here: FastAPI must evaluate the `Lms` dependency
 # annotation, which names a closure variable, when the routes are defined.
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -60,13 +60,12 @@ def ingest_router(directory: LmsDirectory, pool: asyncpg.Pool, *, event_source: 
     @router.post("/xapi/statements", summary="Store xAPI statements (one, or an array)")
     async def post_statements(
         request: Request,
-        response: Response,
         lms: Lms,
         x_experience_api_version: Annotated[str | None, Header()] = None,
     ) -> list[str]:
         # xAPI-Communication.md 3.3 / 2.0: every request carries X-Experience-API-Version; the
-        # LRS refuses a missing or unsupported one with 400 and names its version in responses.
-        response.headers["X-Experience-API-Version"] = XAPI_VERSION
+        # LRS refuses a missing or unsupported one with 400 and names its version in every
+        # response (`xapi_version_header`, errors included).
         if x_experience_api_version is None:
             raise _invalid("version_missing", "the X-Experience-API-Version header is required")
         if not xapi.SUPPORTED_VERSIONS.match(x_experience_api_version.strip()):
@@ -112,6 +111,16 @@ def ingest_router(directory: LmsDirectory, pool: asyncpg.Pool, *, event_source: 
         return {"status": "recorded", "result_id": found.result.result_id, "earned": len(earned)}
 
     return router
+
+
+async def xapi_version_header(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """HTTP middleware: every response under /xapi/ names the xAPI version spoken, errors too."""
+    response = await call_next(request)
+    if request.url.path.startswith("/xapi/"):
+        response.headers["X-Experience-API-Version"] = XAPI_VERSION
+    return response
 
 
 async def _json_body(request: Request, media_types: tuple[str, ...]) -> Any:

@@ -205,6 +205,7 @@ async def test_invalid_payloads_get_400_with_the_reason_and_nothing_is_stored(
     assert_problem(malformed, 400, "malformed_json")
     no_version = await client.post("/xapi/statements", json=good, headers=auth(lms))
     assert_problem(no_version, 400, "version_missing")
+    assert no_version.headers["X-Experience-API-Version"] == "1.0.3"
     old = await client.post(
         "/xapi/statements", json=good, headers={**auth(lms), "X-Experience-API-Version": "0.95"}
     )
