@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from contracts.base import Event
 from contracts.v1.assessment import AchievementDefined, AchievementEarned, AssessmentResultSubmitted
 from contracts.v1.issuance import CredentialIssued
+from contracts.v1.lms import CaliperEnvelopeReceived, LtiScoreReceived, XapiStatementReceived
 from contracts.v1.qa import (
     AttestationExpired,
     AttestationGranted,
@@ -50,6 +51,33 @@ ASSESSMENT_RESULTS = Topic(
     events=(AssessmentResultSubmitted,),
     key="learner.id (so one learner's results are evaluated in order)",
     description="Assessment results from LMSs, in credstream's own contract.",
+    partitions=6,
+    producers=("lms",),
+    consumers=("assessment",),
+)
+LMS_XAPI = Topic(
+    name="credstream.lms.xapi.v1",
+    events=(XapiStatementReceived,),
+    key="the actor's identifier (so one learner's statements are evaluated in order)",
+    description="xAPI statements as an LMS or LRS forwards them (the value is the statement).",
+    partitions=6,
+    producers=("lms",),
+    consumers=("assessment",),
+)
+LMS_CALIPER = Topic(
+    name="credstream.lms.caliper.v1",
+    events=(CaliperEnvelopeReceived,),
+    key="the learner (Attempt assignee) when the envelope is about one learner",
+    description="IMS Caliper 1.1/1.2 envelopes; GradeEvents become assessment results.",
+    partitions=6,
+    producers=("lms",),
+    consumers=("assessment",),
+)
+LMS_LTI_SCORES = Topic(
+    name="credstream.lms.lti-scores.v1",
+    events=(LtiScoreReceived,),
+    key="userId",
+    description="LTI AGS 2.0 scores; `ce_subject` names the line item (activity).",
     partitions=6,
     producers=("lms",),
     consumers=("assessment",),
@@ -132,6 +160,9 @@ STATUS_INDEX_BLOCKS = Topic(
 
 EVENT_TOPICS: tuple[Topic, ...] = (
     ASSESSMENT_RESULTS,
+    LMS_XAPI,
+    LMS_CALIPER,
+    LMS_LTI_SCORES,
     ACHIEVEMENT_DEFINITIONS,
     ACHIEVEMENTS_EARNED,
     CREDENTIALS_ISSUED,
@@ -144,7 +175,7 @@ EVENT_TOPICS: tuple[Topic, ...] = (
 )
 
 CONSUMER_GROUPS: dict[str, tuple[Topic, ...]] = {
-    "assessment": (ASSESSMENT_RESULTS, ACHIEVEMENT_DEFINITIONS),
+    "assessment": (ASSESSMENT_RESULTS, LMS_XAPI, LMS_CALIPER, LMS_LTI_SCORES, ACHIEVEMENT_DEFINITIONS),
     "issuance": (ACHIEVEMENTS_EARNED, QA_ATTESTATIONS, STATUS_INDEX_BLOCKS),
     "qa": (QA_SUBMISSIONS, ACHIEVEMENT_DEFINITIONS),
     "revocation": (STATUS_REQUESTS, CREDENTIALS_ISSUED, STATUS_INDEX_REQUESTS),

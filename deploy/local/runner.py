@@ -130,6 +130,9 @@ class Stack:
         if spec.name == "revocation":
             # Status list credentials are signed by the issuance service (the issuer's key).
             extra[f"{p}ISSUANCE_URL"] = f"http://127.0.0.1:{self.ports['issuance']}"
+        if spec.name == "assessment":
+            # The LMSs allowed to send results (development tokens; see docs/assessment.md).
+            extra[f"{p}LMS_CONFIG_FILE"] = str(ROOT / "deploy" / "config" / "lms.json")
         return extra | {
             f"{p}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             f"{p}DATABASE_URL": self.database_url(spec.name),

@@ -28,6 +28,15 @@ class AssessmentError(Exception):
     reason_code = "assessment_rejected"
 
 
+class IngestRejected(AssessmentError):
+    """A foreign (xAPI, Caliper, LTI) payload or its sender is refused; `reason_code` says why
+    (the dead-letter reason on Kafka, the problem `reason` over HTTP)."""
+
+    def __init__(self, reason_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason_code = reason_code
+
+
 @dataclass(frozen=True, slots=True)
 class Criteria:
     required_activity_ids: tuple[str, ...]

@@ -2,41 +2,43 @@
 
 Validation, the transaction, the inbox and dead-lettering are the runtime pipeline's; a handler
 only calls its use case with a repository and an outbox publisher bound to the transaction's
-connection.
+connection. Records of the LMS topics carry a foreign payload: the handler finds the LMS by the
+record's CloudEvents source and normalises the payload with that format's adapter; a refusal is
+an `IngestRejected`, which the pipeline dead-letters with its reason code.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from contracts.topics import ACHIEVEMENT_DEFINITIONS, ACHIEVEMENTS_EARNED, ASSESSMENT_RESULTS
-from contracts.v1.assessment import AchievementDefined, AchievementEarned, AssessmentResultSubmitted
+from contracts.topics import (
+    ACHIEVEMENT_DEFINITIONS,
+    ASSESSMENT_RESULTS,
+    LMS_CALIPER,
+    LMS_LTI_SCORES,
+    LMS_XAPI,
+)
+from contracts.v1.assessment import AchievementDefined, AssessmentResultSubmitted
 from services.assessment import service
+from services.assessment.adapters import caliper, lti, xapi
+from services.assessment.adapters.common import Normalised
+from services.assessment.domain import IngestRejected
+from services.assessment.lms import LmsDirectory, LmsProfile
+from services.assessment.publishing import earned_publisher
 from services.assessment.repository import AssessmentRepository
-from services.assessment.service import PublishEarned
 from services.assessment.settings import Settings
-from services.runtime import outbox
-from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
-
-
-def _publisher(conn: asyncpg.Connection, settings: Settings) -> PublishEarned:
-    async def publish(event: AchievementEarned) -> None:
-        await outbox.enqueue(
-            conn,
-            topic=ACHIEVEMENTS_EARNED,
-            key=event.earned_id,
-            event=event,
-            source=settings.event_source,
-            # The earned id is the event id: a re-derived award is recognisably the same event.
-            event_id=event.earned_id,
-            subject=event.learner.id,
-        )
-
-    return publish
+from services.runtime.messaging import ConsumerPipeline, Handler, InboundEvent, subscribe
 
 
 def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
+    directory = settings.lms_directory()
+
     async def on_assessment_result_submitted(
         inbound: InboundEvent[AssessmentResultSubmitted], conn: asyncpg.Connection
     ) -> None:
@@ -45,14 +47,16 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
             raw=inbound.raw,
             source_format="credstream",
             repo=AssessmentRepository(conn),
-            publish=_publisher(conn, settings),
+            publish=earned_publisher(conn, source=settings.event_source),
         )
 
     async def on_achievement_defined(
         inbound: InboundEvent[AchievementDefined], conn: asyncpg.Connection
     ) -> None:
         await service.define_achievement(
-            inbound.event, repo=AssessmentRepository(conn), publish=_publisher(conn, settings)
+            inbound.event,
+            repo=AssessmentRepository(conn),
+            publish=earned_publisher(conn, source=settings.event_source),
         )
 
     subscribe(
@@ -60,7 +64,45 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         pipeline,
         [
             (ASSESSMENT_RESULTS, on_assessment_result_submitted),
+            (LMS_XAPI, _foreign(directory, settings, _xapi)),
+            (LMS_CALIPER, _foreign(directory, settings, _caliper)),
+            (LMS_LTI_SCORES, _foreign(directory, settings, _lti)),
             (ACHIEVEMENT_DEFINITIONS, on_achievement_defined),
         ],
         settings=settings,
     )
+
+
+Adapt = Callable[[InboundEvent[Any], LmsProfile], list[Normalised]]
+
+
+def _foreign(directory: LmsDirectory, settings: Settings, adapt: Adapt) -> Handler:
+    async def on_lms_payload(inbound: InboundEvent[Any], conn: asyncpg.Connection) -> None:
+        lms = directory.by_source(inbound.attributes.source)
+        results = adapt(inbound, lms)
+        await service.record_normalised(
+            results,
+            lms_id=lms.lms_id,
+            repo=AssessmentRepository(conn),
+            publish=earned_publisher(conn, source=settings.event_source),
+        )
+
+    return on_lms_payload
+
+
+def _xapi(inbound: InboundEvent[Any], lms: LmsProfile) -> list[Normalised]:
+    received = inbound.attributes.time or datetime.now(UTC)
+    return [xapi.statement_to_result(json.loads(inbound.raw), lms, received_at=received, raw=inbound.raw)]
+
+
+def _caliper(inbound: InboundEvent[Any], lms: LmsProfile) -> list[Normalised]:
+    return caliper.envelope_to_results(json.loads(inbound.raw), lms)
+
+
+def _lti(inbound: InboundEvent[Any], lms: LmsProfile) -> list[Normalised]:
+    if not inbound.attributes.subject:
+        raise IngestRejected("missing_field", "ce_subject (the score's line item) is required")
+    found = lti.score_to_result(
+        json.loads(inbound.raw), lms, line_item=inbound.attributes.subject, raw=inbound.raw
+    )
+    return [found] if found is not None else []

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 from fastapi import Depends, FastAPI
 
+from services.assessment.ingest import ingest_router, xapi_version_header
 from services.assessment.repository import AssessmentRepository
 from services.assessment.settings import Settings
 from services.runtime.db import acquire
@@ -17,10 +18,13 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     app = FastAPI(
         title="credstream assessment",
         version="1.0.0",
-        description="Assessment results are ingested from Kafka; this API serves health and an admin view.",
+        description="Assessment results are ingested from Kafka and, for LMSs, over HTTP (xAPI, "
+        "Caliper, LTI AGS scores); this API also serves health and an admin view.",
     )
     install_problem_handlers(app)
     app.include_router(health_router(ready))
+    app.middleware("http")(xapi_version_header)
+    app.include_router(ingest_router(settings.lms_directory(), pool, event_source=settings.event_source))
 
     require_admin = bearer_guard(settings.admin_token, what="assessment admin token")
 

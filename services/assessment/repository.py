@@ -107,13 +107,14 @@ class AssessmentRepository:
         attempt: int | None,
         source_format: str,
         raw: Any,
+        lms_id: str | None = None,
     ) -> bool:
         """Store a result; False if this issuer already has a result with this id."""
         inserted = await self._conn.fetchval(
             """
             INSERT INTO results (issuer_id, result_id, learner_id, activity_id, score_scaled,
-                success, completion, attempt, occurred_at, source_format, raw)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                success, completion, attempt, occurred_at, source_format, raw, lms_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
             ON CONFLICT (issuer_id, result_id) DO NOTHING
             RETURNING true
             """,
@@ -128,6 +129,7 @@ class AssessmentRepository:
             result.occurred_at,
             source_format,
             raw,
+            lms_id,
         )
         return bool(inserted)
 

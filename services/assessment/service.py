@@ -13,6 +13,7 @@ from contracts.v1.assessment import (
     EvidenceRef,
     LearnerRef,
 )
+from services.assessment.adapters.common import Normalised
 from services.assessment.domain import Achievement, Criteria, Learner, Result, earned_id, evidence
 from services.assessment.repository import AssessmentRepository
 
@@ -26,6 +27,7 @@ async def record_result(
     source_format: str,
     repo: AssessmentRepository,
     publish: PublishEarned,
+    lms_id: str | None = None,
 ) -> list[str]:
     """Store a result and award every achievement it completes.
 
@@ -46,6 +48,10 @@ async def record_result(
         completion=submitted.completion,
         occurred_at=submitted.occurred_at,
     )
+    # First statement on purpose: the upsert row-locks the learner until commit, so two results of
+    # one learner arriving at once (two topics, HTTP beside Kafka, two instances) are evaluated
+    # one after the other, the second seeing the first's result (READ COMMITTED takes a new
+    # snapshot per statement); otherwise each could miss the other and the award be lost.
     await repo.upsert_learner(issuer_id=submitted.issuer_id, learner=learner)
     stored = await repo.insert_result(
         issuer_id=submitted.issuer_id,
@@ -54,6 +60,7 @@ async def record_result(
         attempt=submitted.attempt,
         source_format=source_format,
         raw=json.loads(raw),
+        lms_id=lms_id,
     )
     if not stored:
         return []
@@ -64,6 +71,32 @@ async def record_result(
         earned = await _award_if_met(achievement, learner, repo=repo, publish=publish)
         if earned:
             awarded.append(earned)
+    return awarded
+
+
+async def record_normalised(
+    results: list[Normalised],
+    *,
+    lms_id: str,
+    repo: AssessmentRepository,
+    publish: PublishEarned,
+) -> list[str]:
+    """Record results an adapter normalised from one LMS payload, in the caller's transaction
+    (so a payload is applied entirely or not at all). The result ids (`xapi:<statement id>`,
+    `caliper:<event id>`, `lti:<derived>`) make a re-sent payload a no-op, whether it came over
+    Kafka or HTTP. Returns the earned ids published."""
+    awarded: list[str] = []
+    # Learners in one order: the learner rows are locked as results are recorded, and two
+    # envelopes naming the same learners in opposite orders must not deadlock.
+    for item in sorted(results, key=lambda n: n.result.learner.id):
+        awarded += await record_result(
+            item.result,
+            raw=item.raw,
+            source_format=item.source_format,
+            repo=repo,
+            publish=publish,
+            lms_id=lms_id,
+        )
     return awarded
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pathlib import Path
+
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.assessment.lms import LmsDirectory
 from services.runtime.config import ServiceSettings
 
 
@@ -17,3 +20,13 @@ class Settings(ServiceSettings):
     http_port: int = 8081
     admin_token: SecretStr = SecretStr("dev-assessment-admin-token")
     event_source: str = "urn:credstream:service:assessment"
+    lms_config_file: Path | None = Field(
+        default=None,
+        description="JSON file of the LMSs allowed to send results (see deploy/config/lms.json).",
+    )
+    lms_config: str | None = Field(
+        default=None, description="The same JSON inline; overrides `lms_config_file`."
+    )
+
+    def lms_directory(self) -> LmsDirectory:
+        return LmsDirectory.load(path=self.lms_config_file, inline=self.lms_config)
