@@ -17,7 +17,6 @@ import time
 
 from deploy.cli.endpoints import Endpoints
 from deploy.cli.simulation import SimulationOptions, comparison, load_rules, make_plan
-from deploy.cli.simulator import ContractEncoder
 from deploy.cli.streams import RunObserver, publish_plan
 
 
@@ -27,7 +26,7 @@ async def run(endpoints: Endpoints, options: SimulationOptions) -> bool:
     observer = await RunObserver(endpoints.kafka, simulation).start()
     try:
         started = time.perf_counter()
-        sent = await publish_plan(simulation, ContractEncoder(), endpoints.kafka)
+        sent = await publish_plan(simulation, endpoints.kafka)
         published = time.perf_counter()
         observed = await observer.until_settled(simulation, within_s=options.within_s, settle_s=0)
         processed = time.perf_counter()

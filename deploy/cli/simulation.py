@@ -13,7 +13,8 @@ from typing import Any
 from deploy.cli.achievements import list_achievements
 from deploy.cli.endpoints import Endpoints, checked, service
 from deploy.cli.errors import OperationFailed, UsageError
-from deploy.cli.simulator import AchievementRule, ContractEncoder, Plan, plan
+from deploy.cli.formats import DEFAULT_LMS_CONFIG, FORMATS, LmsTarget, encoders
+from deploy.cli.simulator import AchievementRule, Plan, ResultEncoder, plan
 from deploy.cli.streams import Observed, Progress, RunObserver, publish_plan
 
 DEMO_ISSUER = "open-university"
@@ -31,6 +32,45 @@ class SimulationOptions:
     malformed_rate: float = 0.02
     within_s: float = 120.0
     settle_s: float = 3.0
+    formats: tuple[str, ...] = ()
+    """Formats to mix (deploy/cli/formats.py FORMATS); empty: all four when an LMS is configured
+    for the issuer, else credstream's own contract only."""
+    lms_config: Path | None = None
+    """The LMS configuration to read (default: deploy/config/lms.json, as the local stack uses)."""
+    lms_source: str | None = None
+    """The `ce_source` of the LMS to simulate (default: the configuration's LMS of the issuer)."""
+
+
+def lms_target(options: SimulationOptions) -> LmsTarget | None:
+    """The LMS the foreign formats are sent as, from the LMS configuration or `lms_source`."""
+    path = options.lms_config or DEFAULT_LMS_CONFIG
+    config: Any = {}
+    if options.lms_config is not None or path.exists():
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise UsageError(f"{path}: {error}") from error
+    if options.lms_source:
+        for entry in config.get("lms", []) if isinstance(config, dict) else []:
+            if entry.get("source") == options.lms_source:
+                config = {"lms": [entry]}
+                break
+        else:  # not in the file: an LMS without identity mappings
+            config = {"lms": [{"lms_id": options.lms_source, "source": options.lms_source,
+                               "issuer_id": options.issuer_id}]}  # fmt: skip
+    try:
+        return LmsTarget.for_issuer(config, options.issuer_id)
+    except (KeyError, ValueError) as error:
+        raise UsageError(f"LMS configuration {path}: {error}") from error
+
+
+def result_encoders(options: SimulationOptions) -> list[ResultEncoder]:
+    lms = lms_target(options)
+    formats = options.formats or (FORMATS if lms is not None else ("credstream",))
+    try:
+        return encoders(formats, lms)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
 
 
 async def load_rules(endpoints: Endpoints, options: SimulationOptions) -> list[AchievementRule]:
@@ -64,6 +104,7 @@ def make_plan(rules: list[AchievementRule], options: SimulationOptions) -> Plan:
         extra_courses=options.extra_courses,
         duplicate_rate=options.duplicate_rate,
         malformed_rate=options.malformed_rate,
+        encoders=result_encoders(options),
     )
 
 
@@ -78,7 +119,7 @@ async def run_plan(
     """Publish the run and wait until the platform has processed it (see `RunObserver`)."""
     observer = await RunObserver(endpoints.kafka, simulation).start()
     try:
-        await publish_plan(simulation, ContractEncoder(), endpoints.kafka, progress=sent)
+        await publish_plan(simulation, endpoints.kafka, progress=sent)
         return await observer.until_settled(
             simulation, within_s=options.within_s, settle_s=options.settle_s, progress=processed
         )

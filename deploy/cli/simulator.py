@@ -11,15 +11,18 @@ The expectation is computed from the generated results with the documented polic
 minimum score and reports success where required), never from what the generator meant to do.
 
 Encoders turn a result into a Kafka record; `ContractEncoder` writes credstream's own contract
-(`AssessmentResultSubmitted` on `credstream.assessment.results.v1`). Other formats (xAPI, Caliper,
-LTI scores) plug in as further `ResultEncoder`s.
+(`AssessmentResultSubmitted` on `credstream.assessment.results.v1`); deploy/cli/formats.py has the
+xAPI, Caliper and LTI AGS encoders. A run may mix formats: each learner is given one (round
+robin over the encoders), so all of a learner's records, and the learner reference the platform
+derives from them, come in one format. Each encoder says how the platform will read a result
+(`observed`), and the expectation is computed from that.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -54,10 +57,18 @@ class AchievementRule:
         )
 
     def passed_by(self, result: SimulatedResult) -> bool:
-        """Does this result pass one of the required activities (docs/assessment.md)?"""
-        if result.activity_id not in self.required_activity_ids or not result.success:
+        """Does this result, as the platform reads it, pass one of the required activities?
+        (docs/assessment.md: it did not fail, reaches the minimum score, reports success where
+        required, and shows a positive signal when neither is required.)"""
+        if result.activity_id not in self.required_activity_ids:
             return False
-        return self.min_scaled_score is None or result.score >= self.min_scaled_score
+        if result.success is False or result.completion is False:
+            return False
+        if self.require_success and result.success is not True:
+            return False
+        if self.min_scaled_score is not None:
+            return result.score >= self.min_scaled_score
+        return True  # every simulated result has a score
 
     @property
     def pass_mark(self) -> float:
@@ -66,17 +77,21 @@ class AchievementRule:
 
 @dataclass(frozen=True)
 class SimulatedResult:
-    """One valid assessment result as the LMS reports it (every one has a score and success)."""
+    """One valid assessment result as the LMS reports it (every one has a score and success).
+
+    An encoder's `observed` gives the same result as the platform reads it: the learner
+    reference it derives, and `success`/`completion` None where the format reports none."""
 
     result_id: str
     issuer_id: str
     learner_id: str
-    email: str
+    email: str | None
     activity_id: str
     score: float
-    success: bool
+    success: bool | None
     attempt: int
     occurred_at: datetime
+    completion: bool | None = True
 
 
 @dataclass(frozen=True)
@@ -86,6 +101,7 @@ class MalformedRecord:
     kind: str
     learner_id: str
     value: bytes
+    activity: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,7 @@ class Send:
     duplicate_of: str | None = None
     """Set on a duplicate: the CloudEvents id of the record it repeats (the same record twice)."""
     event_id: str = ""
+    format: str = "credstream"
 
 
 @dataclass
@@ -107,12 +124,39 @@ class Plan:
     source: str
     sends: list[Send]
     learners: list[str]
+    """The learner references the platform will see (what `achievement.earned` names)."""
     expected_earned: set[tuple[str, str]]
     counts: dict[str, int] = field(default_factory=dict)
+    encoders: dict[str, ResultEncoder] = field(default_factory=dict)
+    learner_refs: dict[str, str] = field(default_factory=dict)
+    """Simulated learner id -> the learner reference the platform derives."""
+    learner_formats: dict[str, str] = field(default_factory=dict)
+    """Simulated learner id -> the format all of its records are sent in."""
 
     @property
     def expected_dlq(self) -> int:
         return sum(1 for s in self.sends if s.malformed is not None)
+
+    @property
+    def sources(self) -> set[str]:
+        """The `ce_source`s of the run's records: the run's own and those of the LMSs used."""
+        return {self.source} | {e.source for e in self.encoders.values() if e.source is not None}
+
+    def encoder_of(self, send: Send) -> ResultEncoder:
+        return self.encoders.get(send.format) or ContractEncoder()
+
+    def source_of(self, send: Send) -> str:
+        return self.encoder_of(send).source or self.source
+
+    def per_format(self) -> dict[str, dict[str, int]]:
+        """Learners, records and malformed records per format."""
+        out = {name: {"learners": 0, "records": 0, "malformed": 0} for name in self.encoders}
+        for name in self.learner_formats.values():
+            out[name]["learners"] += 1
+        for send in self.sends:
+            out[send.format]["records"] += 1
+            out[send.format]["malformed"] += send.malformed is not None
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -121,6 +165,7 @@ class Plan:
             "learners": len(self.learners),
             "records": len(self.sends),
             **self.counts,
+            "formats": self.per_format(),
             "expected_earned": len(self.expected_earned),
             "expected_dlq": self.expected_dlq,
         }
@@ -131,10 +176,26 @@ class ResultEncoder(Protocol):
 
     format: str
     topic: str
+    source: str | None
+    """The `ce_source` of its records (an LMS's configured source); None: the run's own."""
+
+    def learner_ref(self, learner_id: str) -> str:
+        """The learner reference the platform derives for a simulated learner."""
+        ...
+
+    def observed(self, result: SimulatedResult) -> SimulatedResult:
+        """The result as the platform will read it from this format."""
+        ...
 
     def encode(self, result: SimulatedResult, *, source: str, event_id: str) -> tuple[bytes, Headers]: ...
 
     def encode_malformed(self, record: MalformedRecord, *, source: str, event_id: str) -> Headers: ...
+
+    def malformed_value(
+        self, kind: str, rng: random.Random, *, issuer_id: str, learner_id: str, activity: str
+    ) -> bytes:
+        """A record body of `kind` (MALFORMED_KINDS) that the platform must dead-letter."""
+        ...
 
 
 class ContractEncoder:
@@ -142,6 +203,18 @@ class ContractEncoder:
 
     format = "credstream"
     topic = ASSESSMENT_RESULTS.name
+    source: str | None = None
+
+    def learner_ref(self, learner_id: str) -> str:
+        return learner_id
+
+    def observed(self, result: SimulatedResult) -> SimulatedResult:
+        return result
+
+    def malformed_value(
+        self, kind: str, rng: random.Random, *, issuer_id: str, learner_id: str, activity: str
+    ) -> bytes:
+        return _malformed(kind, rng, issuer_id=issuer_id, learner_id=learner_id, activity=activity)
 
     def encode(self, result: SimulatedResult, *, source: str, event_id: str) -> tuple[bytes, Headers]:
         event = AssessmentResultSubmitted(
@@ -202,6 +275,7 @@ def plan(
     duplicate_rate: float = 0.05,
     malformed_rate: float = 0.02,
     start: datetime | None = None,
+    encoders: Sequence[ResultEncoder] | None = None,
 ) -> Plan:
     """Generate a run for `learners` learners over `rules` (plus `extra_courses` activities that
     no achievement requires, which must earn nothing).
@@ -209,7 +283,10 @@ def plan(
     Per learner and enrolled achievement, each required activity is passed, failed (and, with
     `retake_rate`, re-taken and passed), or abandoned (never attempted). Records are ordered by
     time; `duplicate_rate` of them are sent twice and `malformed_rate` records are added.
+    Learner n is sent in the format of `encoders[n % len(encoders)]` (default: the contract).
     """
+    formats = {e.format: e for e in (encoders or [ContractEncoder()])}
+    chosen = list(formats.values())
     rules = list(rules)
     if not rules:
         raise ValueError("the simulator needs at least one achievement with criteria")
@@ -220,6 +297,7 @@ def plan(
     counts = {"passes": 0, "fails": 0, "retakes": 0, "duplicates": 0, "malformed": 0}
     results: list[SimulatedResult] = []
     learner_ids = [f"sim-{run_id}-{n:05d}" for n in range(learners)]
+    encoder_of = {learner: chosen[n % len(chosen)] for n, learner in enumerate(learner_ids)}
 
     def attempt(learner: str, activity: str, n: int, *, passed: bool, mark: float, at: datetime) -> None:
         score = rng.uniform(mark, 1.0) if passed else rng.uniform(0.0, max(0.0, mark - 0.05))
@@ -266,29 +344,39 @@ def plan(
     sends: list[Send] = []
     for n, result in enumerate(results):
         event_id = f"{run_id}-{n}"
-        sends.append(Send(result=result, event_id=event_id))
+        name = encoder_of[result.learner_id].format
+        sends.append(Send(result=result, event_id=event_id, format=name))
         if rng.random() < duplicate_rate:
             counts["duplicates"] += 1
-            sends.append(Send(result=result, duplicate_of=event_id, event_id=event_id))
+            sends.append(Send(result=result, duplicate_of=event_id, event_id=event_id, format=name))
     bad = max(1, round(len(results) * malformed_rate)) if malformed_rate > 0 else 0
     for n in range(bad):
         kind = MALFORMED_KINDS[n % len(MALFORMED_KINDS)]
         learner = rng.choice(learner_ids) if learner_ids else f"sim-{run_id}-x"
-        value = _malformed(
-            kind, rng, issuer_id=issuer_id, learner_id=learner, activity=extra[0] if extra else "x"
-        )
+        encoder = encoder_of.get(learner, chosen[0])
+        activity = extra[0] if extra else f"https://lms.simulator.example/{run_id}/courses/x"
+        value = encoder.malformed_value(kind, rng, issuer_id=issuer_id, learner_id=learner, activity=activity)
         position = rng.randrange(len(sends) + 1)
         sends.insert(
-            position, Send(malformed=MalformedRecord(kind, learner, value), event_id=f"{run_id}-bad-{n}")
+            position,
+            Send(
+                malformed=MalformedRecord(kind, learner, value, activity),
+                event_id=f"{run_id}-bad-{n}",
+                format=encoder.format,
+            ),
         )
     counts["malformed"] = bad
+    observed = [encoder_of[r.learner_id].observed(r) for r in results]
     return Plan(
         run_id=run_id,
         source=source,
         sends=sends,
-        learners=learner_ids,
-        expected_earned=expected_earned(rules, results),
+        learners=[encoder_of[learner].learner_ref(learner) for learner in learner_ids],
+        expected_earned=expected_earned(rules, observed),
         counts=counts,
+        encoders=formats,
+        learner_refs={learner: encoder_of[learner].learner_ref(learner) for learner in learner_ids},
+        learner_formats={learner: encoder_of[learner].format for learner in learner_ids},
     )
 
 

@@ -13,10 +13,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-from contracts.envelope import CE_SOURCE
+from contracts.envelope import CE_ID, CE_SOURCE
 from contracts.topics import ACHIEVEMENTS_EARNED, all_topic_names, dead_letter_topic
 from deploy.cli.errors import PlatformUnreachable, UsageError
-from deploy.cli.simulator import Plan, ResultEncoder
+from deploy.cli.simulator import Plan
 
 Progress = Callable[[int], None]
 ASSESSMENT_DLQ = dead_letter_topic("assessment")
@@ -74,21 +74,23 @@ async def assign(client: AIOKafkaConsumer, topic: str, *, from_beginning: bool) 
         client.seek(tp, offsets[tp])
 
 
-async def publish_plan(
-    plan: Plan, encoder: ResultEncoder, bootstrap_servers: str, *, progress: Progress | None = None
-) -> int:
-    """Publish every record of the plan, keyed by learner; returns the number sent."""
+async def publish_plan(plan: Plan, bootstrap_servers: str, *, progress: Progress | None = None) -> int:
+    """Publish every record of the plan in its learner's format, keyed by the learner reference
+    the platform derives; returns the number sent."""
     async with producer(bootstrap_servers) as client:
         pending: list[asyncio.Future[Any]] = []
         for send in plan.sends:
+            encoder = plan.encoder_of(send)
+            source = plan.source_of(send)
             if send.result is not None:
-                value, headers = encoder.encode(send.result, source=plan.source, event_id=send.event_id)
-                key = send.result.learner_id
+                value, headers = encoder.encode(send.result, source=source, event_id=send.event_id)
+                learner = send.result.learner_id
             else:
                 assert send.malformed is not None
                 value = send.malformed.value
-                headers = encoder.encode_malformed(send.malformed, source=plan.source, event_id=send.event_id)
-                key = send.malformed.learner_id
+                headers = encoder.encode_malformed(send.malformed, source=source, event_id=send.event_id)
+                learner = send.malformed.learner_id
+            key = plan.learner_refs.get(learner, learner)
             pending.append(await client.send(encoder.topic, value=value, key=key.encode(), headers=headers))
             if len(pending) >= 500:
                 await asyncio.gather(*pending)
@@ -112,13 +114,15 @@ class Observed:
 
 
 class RunObserver:
-    """Counts `achievement.earned` for the run's learners and dead letters carrying the run's
-    `ce_source`, from the end offsets at `start()` (so start it before publishing)."""
+    """Counts `achievement.earned` for the run's learners and dead letters of the run's records
+    (a `ce_source` of the run or of an LMS it used, and a `ce_id` of the run), from the end
+    offsets at `start()` (so start it before publishing)."""
 
     def __init__(self, bootstrap_servers: str, plan: Plan) -> None:
         self._servers = bootstrap_servers
         self._learners = set(plan.learners)
-        self._source = plan.source.encode()
+        self._sources = {s.encode() for s in plan.sources}
+        self._id_prefix = f"{plan.run_id}-".encode()
         self.observed = Observed()
         self._earned: AIOKafkaConsumer | None = None
         self._dlq: AIOKafkaConsumer | None = None
@@ -154,7 +158,9 @@ class RunObserver:
         for records in (await self._dlq.getmany(timeout_ms=int(wait_s * 500))).values():
             for record in records:
                 headers = dict(record.headers)
-                if headers.get(CE_SOURCE) == self._source:
+                if headers.get(CE_SOURCE) in self._sources and (headers.get(CE_ID) or b"").startswith(
+                    self._id_prefix
+                ):
                     self.observed.dlq += 1
                     reason = headers.get("dlq.reason", b"?").decode(errors="replace")
                     self.observed.dlq_reasons[reason] = self.observed.dlq_reasons.get(reason, 0) + 1

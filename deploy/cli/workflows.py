@@ -103,7 +103,26 @@ def issue(
 
 def _options(**values: Any) -> SimulationOptions:
     values["achievement_ids"] = tuple(values.get("achievement_ids") or ())
+    formats = values.get("formats") or ""
+    values["formats"] = tuple(f.strip() for f in formats.split(",") if f.strip())
     return SimulationOptions(**values)
+
+
+FormatsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--formats",
+        help="Comma-separated formats to mix, one per learner: credstream,xapi,caliper,lti "
+        "(default: all four when an LMS is configured for the issuer, else credstream).",
+    ),
+]
+LmsConfigOption = Annotated[
+    Path | None,
+    typer.Option("--lms-config", help="LMS configuration (default: deploy/config/lms.json)."),
+]
+LmsSourceOption = Annotated[
+    str | None, typer.Option("--lms-source", help="CloudEvents source of the LMS to simulate.")
+]
 
 
 async def _simulate(cli: CliContext, options: SimulationOptions) -> tuple[dict[str, Any], Any]:
@@ -132,6 +151,10 @@ def _print_comparison(cli: CliContext, result: dict[str, Any]) -> None:
     table.add_row("achievement.earned", str(result["expected_earned"]), str(result["observed_earned"]))
     table.add_row("dead letters (malformed)", str(result["expected_dlq"]), str(result["observed_dlq"]))
     cli.console.print(table)
+    formats = Table("format", "learners", "records", "malformed", title="per format")
+    for name, counts in result.get("formats", {}).items():
+        formats.add_row(name, str(counts["learners"]), str(counts["records"]), str(counts["malformed"]))
+    cli.console.print(formats)
     verdict = "[green]match[/]" if result["match"] else "[red]MISMATCH[/]"
     cli.console.print(f"generated vs observed: {verdict}")
 
@@ -153,13 +176,16 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same stream shape).")] = None,
     within: Annotated[float, typer.Option(help="Seconds to wait for the platform.")] = 120.0,
     settle: Annotated[float, typer.Option(help="Seconds to keep counting after the expected counts.")] = 3.0,
+    formats: FormatsOption = None,
+    lms_config: LmsConfigOption = None,
+    lms_source: LmsSourceOption = None,
 ) -> None:
     """Run the LMS simulator and compare generated with observed counts (exit 1 on mismatch)."""
     cli = state(ctx)
     options = _options(
         issuer_id=issuer, learners=learners, achievement_ids=achievement, achievements_file=achievements_file,
         extra_courses=extra_courses, duplicate_rate=duplicate_rate, malformed_rate=malformed_rate, seed=seed,
-        within_s=within, settle_s=settle,
+        within_s=within, settle_s=settle, formats=formats, lms_config=lms_config, lms_source=lms_source,
     )  # fmt: skip
     result, _ = cli.run(_simulate(cli, options))
     if cli.json_output:
@@ -176,11 +202,17 @@ def demo(
     learners: Annotated[int, typer.Option(min=1, help="Number of simulated learners.")] = 20,
     seed: Annotated[int | None, typer.Option(help="Random seed of the simulator.")] = None,
     within: Annotated[float, typer.Option(help="Seconds to wait for the platform.")] = 120.0,
+    formats: FormatsOption = None,
+    lms_config: LmsConfigOption = None,
+    lms_source: LmsSourceOption = None,
 ) -> None:
     """Seed the demo issuer, achievements and QA agency (if missing), simulate an LMS, and print
     a summary with links (credentials, verification, status lists, QA register)."""
     cli = state(ctx)
-    options = _options(issuer_id=DEMO_ISSUER, learners=learners, seed=seed, within_s=within)
+    options = _options(
+        issuer_id=DEMO_ISSUER, learners=learners, seed=seed, within_s=within, formats=formats,
+        lms_config=lms_config, lms_source=lms_source,
+    )  # fmt: skip
 
     async def go() -> dict[str, Any]:
         seeded = await seed_demo(cli.endpoints)

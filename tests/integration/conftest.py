@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from deploy.local.runner import Stack
+from deploy.local.runner import ROOT, Stack
 from services.assessment.app import create_app
 from services.issuance.app import create_app as create_issuance
 from services.qa.app import create_app as create_qa
@@ -19,6 +19,8 @@ from tests.fixtures.revocation import revocation_settings
 
 pytestmark = pytest.mark.integration
 
+LMS_CONFIG = ROOT / "deploy" / "config" / "lms.json"
+
 
 @pytest.fixture(scope="module")
 async def assessment(stack: Stack) -> AsyncIterator[ServiceHost]:
@@ -27,7 +29,8 @@ async def assessment(stack: Stack) -> AsyncIterator[ServiceHost]:
     Module-scoped: modules that kill service processes must not share the consumer group with
     an in-process instance, so each module starts and stops its own.
     """
-    host = await create_app(assessment_settings(stack))
+    # The LMSs of deploy/config/lms.json, as the local stack's assessment service has them.
+    host = await create_app(assessment_settings(stack, lms_config_file=LMS_CONFIG))
     await host.start()
     yield host
     await host.stop()

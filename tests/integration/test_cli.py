@@ -226,6 +226,9 @@ async def test_simulated_stream_ends_with_the_counts_it_generated(stack: Stack, 
         assert result["expected_earned"] > 0 and result["expected_dlq"] >= 3
         assert result["fails"] > 0 and result["retakes"] > 0 and result["duplicates"] > 0
         assert result["expected_earned"] < 2 * 40  # some learners fail or abandon
+        assert result["formats"] == {  # no LMS is configured for this issuer: the contract only
+            "credstream": {"learners": 40, "records": result["records"], "malformed": result["expected_dlq"]}
+        }
 
         prefix = f"sim-{result['run_id']}-"
         ours = await earned.wait_for(
@@ -244,6 +247,10 @@ async def test_simulated_stream_ends_with_the_counts_it_generated(stack: Stack, 
     finally:
         await earned.stop()
         await dlq.stop()
+    refused = await credstream(
+        stack, "simulate", "--issuer", scenario.issuer_id, "--formats", "credstream,xapi"
+    )
+    assert refused.exit_code == 2 and "needs an LMS" in refused.stderr
 
 
 async def test_demo_seeds_simulates_and_links(stack: Stack, platform: None) -> None:
@@ -252,6 +259,10 @@ async def test_demo_seeds_simulates_and_links(stack: Stack, platform: None) -> N
     summary = run.json()
     assert summary["simulation"]["match"] is True
     assert summary["issued_credentials"] == summary["simulation"]["expected_earned"] > 0
+    # deploy/config/lms.json configures an LMS for the demo issuer: all four formats, mixed.
+    formats = summary["simulation"]["formats"]
+    assert set(formats) == {"credstream", "xapi", "caliper", "lti"}
+    assert all(f["learners"] == 10 // 4 + (n < 10 % 4) for n, f in enumerate(formats.values()))
     links = summary["links"]
     assert links["qa_register"].endswith("/register/issuers/open-university")
     assert all("/status-lists/open-university/" in url for url in links["status_lists"])
