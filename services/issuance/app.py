@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from services.issuance import handlers
 from services.issuance.domain import IssuanceError
@@ -28,5 +29,7 @@ async def create_app(settings: Settings) -> ServiceHost:
     def context(conn: asyncpg.Connection) -> IssuanceContext:
         return handlers.issuance_context(conn, settings)
 
-    host.http = create_http(settings, host.pool, host.readiness, context)
+    status_client = httpx.AsyncClient()  # status lists fetched by the verifier
+    host.closers.append(status_client.aclose)
+    host.http = create_http(settings, host.pool, host.readiness, context, status_client)
     return host

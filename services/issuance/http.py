@@ -78,8 +78,13 @@ class VerifyRequest(BaseModel):
 
 
 def create_http(
-    settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck, context: ContextFactory
+    settings: Settings,
+    pool: asyncpg.Pool,
+    ready: ReadinessCheck,
+    context: ContextFactory,
+    status_client: httpx.AsyncClient,
 ) -> FastAPI:
+    """`status_client` fetches status lists for verification (owned and closed by the host)."""
     app = FastAPI(
         title="credstream issuance",
         version="1.0.0",
@@ -201,7 +206,7 @@ def create_http(
         return {"verifiableCredential": signed}
 
     status_cache = ListCache(default_ttl_s=60.0)
-    status_client = httpx.AsyncClient()
+    fetch_status = http_fetcher(status_client, status_cache)
 
     async def resolver_for(document: dict[str, Any]) -> StaticKeyResolver:
         """Keys of our own issuers' did:web documents (foreign DIDs are not resolved yet)."""
@@ -226,7 +231,7 @@ def create_http(
         await check_status(
             document,
             result,
-            fetch=http_fetcher(status_client, status_cache),
+            fetch=fetch_status,
             resolver_for=resolver_for,
             cache=status_cache,
         )

@@ -47,7 +47,8 @@ async def request_block_if_low(
 ) -> bool:
     """Ask for another block when the free indexes fall below the low-water mark (one open
     request per issuer and purpose). True when a request was sent."""
-    if await pool.free_count(issuer_id=issuer_id, purpose=purpose) >= policy.low_water:
+    free = await pool.free_count(issuer_id=issuer_id, purpose=purpose, at_most=policy.low_water)
+    if free >= policy.low_water:
         return False
     request_id = str(uuid.uuid4())
     if not await pool.open_request(

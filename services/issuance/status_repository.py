@@ -36,12 +36,15 @@ class StatusPoolRepository:
         )
         return (row["list_url"], row["idx"]) if row else None
 
-    async def free_count(self, *, issuer_id: str, purpose: str) -> int:
+    async def free_count(self, *, issuer_id: str, purpose: str, at_most: int | None = None) -> int:
+        """Free indexes of an issuer and purpose; with `at_most`, counting stops there (the issuing
+        path only asks whether the pool is below its low-water mark)."""
         count = await self._conn.fetchval(
-            "SELECT count(*) FROM status_index_pool "
-            "WHERE issuer_id = $1 AND purpose = $2 AND credential_id IS NULL",
+            "SELECT count(*) FROM (SELECT 1 FROM status_index_pool "
+            "WHERE issuer_id = $1 AND purpose = $2 AND credential_id IS NULL LIMIT $3) AS free",
             issuer_id,
             purpose,
+            at_most,
         )
         return int(count)
 

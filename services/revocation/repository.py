@@ -39,6 +39,14 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class EntryTarget:
+    list_id: str
+    issuer_id: str
+    purpose: str
+    reserved: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Published:
     body: bytes
     etag: str
@@ -124,16 +132,15 @@ class RevocationRepository:
             columns=["list_id", "idx", "block_id"],
         )
 
-    async def list_by_url(self, url: str) -> StatusList | None:
-        row = await self.conn.fetchrow(f"SELECT {_LIST_COLUMNS} FROM status_lists WHERE url = $1", url)
-        return _list(row) if row else None
-
-    async def is_reserved(self, list_id: str, idx: int) -> bool:
-        return bool(
-            await self.conn.fetchval(
-                "SELECT true FROM reservations WHERE list_id = $1 AND idx = $2", list_id, idx
-            )
+    async def entry_target(self, url: str, idx: int) -> EntryTarget | None:
+        """The list a status entry names (without its bitmaps) and whether `idx` was reserved."""
+        row = await self.conn.fetchrow(
+            "SELECT l.list_id, l.issuer_id, l.purpose, r.idx IS NOT NULL AS reserved FROM status_lists l "
+            "LEFT JOIN reservations r ON r.list_id = l.list_id AND r.idx = $2 WHERE l.url = $1",
+            url,
+            idx,
         )
+        return EntryTarget(**dict(row)) if row else None
 
     async def lists_for_update(self, list_ids: Iterable[str]) -> dict[str, StatusList]:
         # A fixed lock order (by id) keeps two concurrent batches from deadlocking.

@@ -162,17 +162,17 @@ async def register_credential(
             raise RevocationError(
                 "status_entry_malformed", f"credential {credential_id} has a malformed status entry"
             )
-        status_list = await repo.list_by_url(url)
-        if status_list is None or status_list.issuer_id != issuer_id:
-            raise RevocationError("status_list_unknown", f"{url} is not a status list of issuer {issuer_id}")
-        if purpose != status_list.purpose:
-            raise RevocationError(
-                "status_purpose_mismatch", f"{url} is a {status_list.purpose} list, not {purpose}"
-            )
         idx = int(raw)
-        if not await repo.is_reserved(status_list.list_id, idx):
+        target = await repo.entry_target(url, idx)
+        if target is None or target.issuer_id != issuer_id:
+            raise RevocationError("status_list_unknown", f"{url} is not a status list of issuer {issuer_id}")
+        if purpose != target.purpose:
+            raise RevocationError(
+                "status_purpose_mismatch", f"{url} is a {target.purpose} list, not {purpose}"
+            )
+        if not target.reserved:
             raise RevocationError("status_index_not_reserved", f"index {idx} of {url} was never reserved")
-        await repo.insert_entry(Entry(credential_id, purpose, issuer_id, status_list.list_id, idx))
+        await repo.insert_entry(Entry(credential_id, purpose, issuer_id, target.list_id, idx))
     pending = await repo.take_pending(credential_id)
     if not pending:
         return []

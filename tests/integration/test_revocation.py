@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -25,6 +26,7 @@ from services.runtime.process import ServiceHost
 from services.runtime.vc.status import MIN_ENTRIES, Bitstring, decode_list
 from tests.fixtures.interop import decode_status_list, verify_with_digitalbazaar
 from tests.fixtures.issuance import ADMIN, IssuerScenario
+from tests.fixtures.process import free_port
 from tests.fixtures.revocation import REVOCATION_ADMIN, set_status
 from tests.fixtures.waiting import eventually
 
@@ -362,21 +364,13 @@ async def test_tampered_unreachable_short_lists_and_bad_indexes_are_explicit_err
         assert body["verified"] is False, code
         assert body["status"] == {"revocation": "error"}, code
         assert [e["code"] for e in body["errors"]] == [code], body["errors"]
-    closed_port = f"http://127.0.0.1:{_free_port()}/nothing"
+    closed_port = f"http://127.0.0.1:{free_port()}/nothing"
     unreachable = await verify_with(closed_port, "1")
     assert [e["code"] for e in unreachable["errors"]] == ["STATUS_RETRIEVAL_ERROR"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def test_a_status_request_for_a_credential_not_yet_seen_waits_for_it(
-    issuance: ServiceHost, producer: AIOKafkaProducer, watch: Any, urls: tuple[str, str]
+    stack: Stack, issuance: ServiceHost, producer: AIOKafkaProducer, watch: Any, urls: tuple[str, str]
 ) -> None:
     """The request may arrive before the credential.issued event: it is parked, then applied."""
     issuance_url, _ = urls
@@ -395,7 +389,16 @@ async def test_a_status_request_for_a_credential_not_yet_seen_waits_for_it(
         actor="operator",
     )
     await publish_event(producer, STATUS_REQUESTS, request, key=future_id, source="urn:test:operator")
-    await asyncio.sleep(1.0)
+    conn = await asyncpg.connect(stack.database_url("revocation"))
+    try:
+
+        async def parked() -> bool:
+            query = "SELECT count(*) FROM revocation.pending_changes WHERE request_id = $1"
+            return bool(await conn.fetchval(query, request.request_id))
+
+        await eventually(parked, timeout=30, what="the early request parked")
+    finally:
+        await conn.close()
     issued = await watch(CREDENTIALS_ISSUED.name)
     await publish_event(
         producer, ACHIEVEMENTS_EARNED, earned, key=earned.earned_id, source="urn:test:assessment"

@@ -31,7 +31,7 @@ from services.revocation.service import RevocationContext
 from services.runtime.process import ServiceHost
 from services.runtime.vc.status import decode_list
 from tests.fixtures.issuance import IssuerScenario, issuance_settings
-from tests.fixtures.process import ServiceProcess
+from tests.fixtures.process import ServiceProcess, free_port
 from tests.fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -265,7 +265,7 @@ async def test_two_issuance_instances_assign_distinct_indexes_under_concurrent_i
     second = ServiceProcess(stack, "issuance", tmp_path / "issuance-2.log")
     # Same consumer group, another instance: the partitions of achievement.earned are shared.
     second.start(
-        ISSUANCE_HTTP_PORT=str(_free_port()),
+        ISSUANCE_HTTP_PORT=str(free_port()),
         ISSUANCE_INSTANCE_ID="second",
         ISSUANCE_STATUS_BLOCK_SIZE="8",
         ISSUANCE_STATUS_LOW_WATER="4",
@@ -283,11 +283,3 @@ async def test_two_issuance_instances_assign_distinct_indexes_under_concurrent_i
     assert len(entries) == 120 and len(set(entries)) == 120, "every (list, index) used once"
     log = (tmp_path / "issuance-2.log").read_text()
     assert "started" in log, log[-2000:]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
