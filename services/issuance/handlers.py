@@ -158,7 +158,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
     ) -> None:
         await receive_block(inbound.event, pool=StatusPoolRepository(conn))
         # Awards that waited for indexes go out now, in this transaction.
-        await service.release_parked(
+        await service.release_waiting_for_indexes(
             inbound.event.issuer_id, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings)
         )
 

@@ -235,16 +235,20 @@ class IssuanceRepository:
             reason,
         )  # fmt: skip
 
-    async def parked_requests(self, *, issuer_id: str, achievement_id: str | None = None) -> list[Award]:
+    async def parked_requests(
+        self, *, issuer_id: str, achievement_id: str | None = None, reason: str | None = None
+    ) -> list[Award]:
         rows = await self._conn.fetch(
             """
             SELECT earned_id, issuer_id, achievement_id, award, payload FROM issuance_requests
             WHERE state = 'parked' AND issuer_id = $1 AND ($2::text IS NULL OR achievement_id = $2)
+              AND ($3::text IS NULL OR reason = $3)
             ORDER BY received_at
             FOR UPDATE SKIP LOCKED
             """,
             issuer_id,
             achievement_id,
+            reason,
         )
         return [
             Award(

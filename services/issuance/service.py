@@ -333,11 +333,13 @@ async def sign(
         raise IssuanceError(error.code.lower(), error.message) from error
 
 
-async def release_parked(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> list[str]:
-    """Retry every parked award of an issuer (e.g. once status list indexes arrived); those still
-    blocked stay parked with their current reason. Returns the credentials issued now."""
+async def release_waiting_for_indexes(
+    issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext
+) -> list[str]:
+    """Retry the issuer's awards that waited for status list indexes (a block just arrived); awards
+    parked for other reasons wait for their own release. Returns the credentials issued now."""
     issued = []
-    for award in await repo.parked_requests(issuer_id=issuer_id):
+    for award in await repo.parked_requests(issuer_id=issuer_id, reason=WAITING_FOR_INDEXES):
         issued_id = await issue_award(award, repo=repo, ctx=ctx)
         if issued_id:
             issued.append(issued_id)

@@ -186,9 +186,8 @@ def create_http(
             "Cache-Control": f"public, max-age={settings.list_ttl_s}",
             "Last-Modified": published.published_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
         }
-        if if_none_match is not None and published.etag in {t.strip() for t in if_none_match.split(",")} | (
-            {published.etag} if if_none_match.strip() == "*" else set()
-        ):
+        tags = {t.strip() for t in (if_none_match or "").split(",")}
+        if "*" in tags or published.etag in tags:
             return Response(status_code=304, headers=headers)
         return Response(published.body, media_type=VC_MEDIA_TYPE, headers=headers)
 
