@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import asyncpg
 from faststream.kafka import KafkaBroker
+from opentelemetry.context import Context
 
 from contracts.topics import (
     ACHIEVEMENT_DEFINITIONS,
@@ -32,22 +35,32 @@ from services.issuance.status import StatusPolicy, receive_block
 from services.issuance.status_repository import StatusPoolRepository
 from services.runtime import outbox
 from services.runtime.faults import crash_point
-from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
+from services.runtime.messaging import Batched, ConsumerPipeline, InboundEvent, subscribe
 
 
-def issuance_context(conn: asyncpg.Connection, settings: Settings) -> IssuanceContext:
-    """The outbox publishers bound to this transaction's connection, plus the configuration."""
+def issuance_context(
+    conn: asyncpg.Connection, settings: Settings, traces: Mapping[str, Context | None] | None = None
+) -> IssuanceContext:
+    """The outbox publishers bound to this transaction's connection, plus the configuration.
+    `traces` maps an earned id to the trace context of the record that brought it (batches)."""
 
-    async def publish_issued(event: CredentialIssued) -> None:
-        await outbox.enqueue(
+    async def publish_issued(events: Sequence[CredentialIssued]) -> None:
+        await outbox.enqueue_all(
             conn,
-            topic=CREDENTIALS_ISSUED,
-            key=event.credential_id,
-            event=event,
-            source=settings.event_source,
-            # One event id per credential: a re-issued row is recognisably the same fact.
-            event_id=event.credential_id,
-            subject=event.credential_id,
+            [
+                outbox.Outgoing(
+                    topic=CREDENTIALS_ISSUED,
+                    key=event.credential_id,
+                    event=event,
+                    source=settings.event_source,
+                    # One event id per credential: a re-issued row is recognisably the same fact.
+                    event_id=event.credential_id,
+                    subject=event.credential_id,
+                    # The trace of the achievement.earned record that caused it, when batched.
+                    context=traces.get(event.earned_id or "") if traces else None,
+                )
+                for event in events
+            ],
         )
 
     async def publish_defined(event: AchievementDefined) -> None:
@@ -131,25 +144,32 @@ def qa_view(event: AttestationFact) -> tuple[str, QaAttestation]:
     )
 
 
+def award_of(earned: AchievementEarned) -> Award:
+    """The contract event as the issuance domain's award (the contract stays at the edge)."""
+    return Award(
+        earned_id=earned.earned_id,
+        issuer_id=earned.issuer_id,
+        achievement_id=earned.achievement_id,
+        award=earned.award,
+        learner=Learner(
+            learner_id=earned.learner.id,
+            email=earned.learner.email,
+            name=earned.learner.name,
+            did=earned.learner.did,
+        ),
+        earned_at=earned.earned_at,
+    )
+
+
 def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
-    async def on_achievement_earned(
-        inbound: InboundEvent[AchievementEarned], conn: asyncpg.Connection
+    async def on_achievements_earned(
+        batch: Sequence[InboundEvent[AchievementEarned]], conn: asyncpg.Connection
     ) -> None:
-        earned = inbound.event
-        award = Award(
-            earned_id=earned.earned_id,
-            issuer_id=earned.issuer_id,
-            achievement_id=earned.achievement_id,
-            award=earned.award,
-            learner=Learner(
-                learner_id=earned.learner.id,
-                email=earned.learner.email,
-                name=earned.learner.name,
-                did=earned.learner.did,
-            ),
-            earned_at=earned.earned_at,
+        awards = [award_of(inbound.event) for inbound in batch]
+        traces = {inbound.event.earned_id: inbound.trace for inbound in batch}
+        await service.issue_awards(
+            awards, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings, traces)
         )
-        await service.issue_award(award, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings))
         # Signed and written, not yet committed: the kill tests crash here.
         crash_point(settings.fault_injection, "issuance.before_commit")
 
@@ -176,7 +196,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         broker,
         pipeline,
         [
-            (ACHIEVEMENTS_EARNED, on_achievement_earned),
+            (ACHIEVEMENTS_EARNED, Batched(on_achievements_earned)),
             (QA_ATTESTATIONS, on_attestation_fact),
             (STATUS_INDEX_BLOCKS, on_index_block_reserved),
         ],

@@ -3,6 +3,7 @@ transaction (so a credential and its outbox row always commit together)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -211,9 +212,9 @@ class IssuanceRepository:
 
     # issuance requests (earned facts) and credentials
 
-    async def record_request(self, award: Award, *, state: str, reason: str | None) -> None:
-        learner = award.learner
-        await self._conn.execute(
+    async def record_requests(self, awards: Sequence[Award], *, state: str, reason: str | None) -> None:
+        """Record (or move) each award's request to `state`, in one pipelined statement."""
+        await self._conn.executemany(
             """
             INSERT INTO issuance_requests
                 (earned_id, issuer_id, achievement_id, learner_id, award, payload, state, reason)
@@ -221,19 +222,28 @@ class IssuanceRepository:
             ON CONFLICT (earned_id) DO UPDATE SET
                 state = EXCLUDED.state, reason = EXCLUDED.reason, updated_at = now()
             """,
-            award.earned_id,
-            award.issuer_id,
-            award.achievement_id,
-            learner.learner_id,
-            award.award,
-            {
-                "learner": {"learner_id": learner.learner_id, "email": learner.email, "name": learner.name,
-                            "did": learner.did},
-                "earned_at": award.earned_at.isoformat(),
-            },
-            state,
-            reason,
-        )  # fmt: skip
+            [
+                (
+                    award.earned_id,
+                    award.issuer_id,
+                    award.achievement_id,
+                    award.learner.learner_id,
+                    award.award,
+                    {
+                        "learner": {
+                            "learner_id": award.learner.learner_id,
+                            "email": award.learner.email,
+                            "name": award.learner.name,
+                            "did": award.learner.did,
+                        },
+                        "earned_at": award.earned_at.isoformat(),
+                    },
+                    state,
+                    reason,
+                )
+                for award in awards
+            ],
+        )
 
     async def parked_requests(
         self, *, issuer_id: str, achievement_id: str | None = None, reason: str | None = None
@@ -274,28 +284,32 @@ class IssuanceRepository:
         )
         return [dict(row) for row in rows]
 
-    async def insert_credential(self, credential: StoredCredential, *, learner_email: str | None) -> bool:
-        """Store a signed credential; False if this (issuer, learner, achievement, award) has one."""
-        inserted = await self._conn.fetchval(
+    async def insert_credentials(
+        self, credentials: Sequence[StoredCredential], *, learner_emails: Mapping[str | None, str | None]
+    ) -> set[str]:
+        """Store signed credentials (`learner_emails` by earned id); returns the ids stored. One
+        whose (issuer, learner, achievement, award) already has a credential is not stored."""
+        rows = await self._conn.fetch(
             """
             INSERT INTO credentials (credential_id, issuer_id, achievement_id, learner_id, learner_email,
                                      award, earned_id, document, issued_at, qa_attestation_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[],
+                                 $7::text[], $8::jsonb[], $9::timestamptz[], $10::text[])
             ON CONFLICT DO NOTHING
-            RETURNING true
+            RETURNING credential_id
             """,
-            credential.credential_id,
-            credential.issuer_id,
-            credential.achievement_id,
-            credential.learner_id,
-            learner_email,
-            credential.award,
-            credential.earned_id,
-            credential.document,
-            credential.issued_at,
-            credential.qa_attestation_id,
-        )
-        return bool(inserted)
+            [c.credential_id for c in credentials],
+            [c.issuer_id for c in credentials],
+            [c.achievement_id for c in credentials],
+            [c.learner_id for c in credentials],
+            [learner_emails.get(c.earned_id) for c in credentials],
+            [c.award for c in credentials],
+            [c.earned_id for c in credentials],
+            [c.document for c in credentials],
+            [c.issued_at for c in credentials],
+            [c.qa_attestation_id for c in credentials],
+        )  # fmt: skip
+        return {row["credential_id"] for row in rows}
 
     async def get_credential(self, credential_id: str) -> StoredCredential | None:
         row = await self._conn.fetchrow(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,7 +38,7 @@ from services.runtime.vc.keys import Ed25519Signer
 from services.runtime.vc.proofs import ProofError, create_proof
 
 PublishDefined = Callable[[AchievementDefined], Awaitable[None]]
-PublishIssued = Callable[[CredentialIssued], Awaitable[None]]
+PublishIssued = Callable[[Sequence[CredentialIssued]], Awaitable[None]]
 PublishStatusRequest = Callable[[CredentialStatusChangeRequested], Awaitable[None]]
 
 
@@ -164,97 +164,130 @@ async def define_achievement(
         )
     issued = []
     if spec.status == "active":
-        for award in await repo.parked_requests(issuer_id=spec.issuer_id, achievement_id=spec.achievement_id):
-            issued_id = await issue_award(award, repo=repo, ctx=ctx, now=now)
-            if issued_id:
-                issued.append(issued_id)
+        parked = await repo.parked_requests(issuer_id=spec.issuer_id, achievement_id=spec.achievement_id)
+        issued = await issue_awards(parked, repo=repo, ctx=ctx, now=now)
     return revision, issued
 
 
 # credentials
 
 
-async def issue_award(
-    award: Award, *, repo: IssuanceRepository, ctx: IssuanceContext, now: datetime | None = None
-) -> str | None:
-    """Turn one earned achievement into a signed, stored and published credential.
+async def issue_awards(
+    awards: Sequence[Award], *, repo: IssuanceRepository, ctx: IssuanceContext, now: datetime | None = None
+) -> list[str]:
+    """Turn earned achievements into signed, stored and published credentials.
 
     Exactly once per (issuer, learner, achievement, award): the credential id is derived from the
     earned id and the database refuses a second row. When the issuer or achievement is not known
-    yet, the request is parked with its reason. Returns the credential id when one was issued now.
+    yet, or no QA covers it, or no status list index is free, the award is parked with its reason.
+    Awards of one issuer and achievement are handled together, set by set (a batch costs a few
+    statements, not a few per award). Returns the credential ids issued now.
     """
-    issuer = await repo.get_issuer(award.issuer_id)
-    stored = await repo.get_achievement(award.achievement_id)
+    groups: dict[tuple[str, str], dict[str, Award]] = {}
+    for award in awards:  # one award per earned id (a redelivered fact is the same award)
+        groups.setdefault((award.issuer_id, award.achievement_id), {}).setdefault(award.earned_id, award)
+    issued: list[str] = []
+    for (issuer_id, achievement_id), group in groups.items():
+        issued += await _issue_group(
+            issuer_id, achievement_id, list(group.values()), repo=repo, ctx=ctx, now=now
+        )
+    return issued
+
+
+async def _issue_group(
+    issuer_id: str,
+    achievement_id: str,
+    awards: list[Award],
+    *,
+    repo: IssuanceRepository,
+    ctx: IssuanceContext,
+    now: datetime | None,
+) -> list[str]:
+    issuer = await repo.get_issuer(issuer_id)
+    stored = await repo.get_achievement(achievement_id)
     reason = None
     if issuer is None:
-        reason = f"issuer {award.issuer_id} is not registered with the issuance service"
-    elif stored is None or stored.spec.issuer_id != award.issuer_id:
-        reason = f"achievement {award.achievement_id} is not defined for issuer {award.issuer_id}"
+        reason = f"issuer {issuer_id} is not registered with the issuance service"
+    elif stored is None or stored.spec.issuer_id != issuer_id:
+        reason = f"achievement {achievement_id} is not defined for issuer {issuer_id}"
     elif stored.spec.status != "active":
-        reason = f"achievement {award.achievement_id} is retired"
+        reason = f"achievement {achievement_id} is retired"
     if reason is not None or issuer is None or stored is None:
-        await repo.record_request(award, state="parked", reason=reason)
-        return None
+        await repo.record_requests(awards, state="parked", reason=reason)
+        return []
     clock = now or datetime.now(UTC)
     moment = clock.replace(microsecond=0)  # the credential's dates have one-second precision
-    candidates = await repo.qa_attestations_for(
-        issuer_id=award.issuer_id, achievement_id=award.achievement_id
-    )
+    candidates = await repo.qa_attestations_for(issuer_id=issuer_id, achievement_id=achievement_id)
     # Coverage is judged at the exact time of issue, not the truncated one.
     attestation, qa_reason = covering(candidates, stored.spec, issuer.profile, clock)
     if attestation is None and issuer.profile.qa_policy != "allow_unassured":
-        await repo.record_request(award, state="parked", reason=qa_reason)
-        return None
+        await repo.record_requests(awards, state="parked", reason=qa_reason)
+        return []
     # Status entries last: an award parked for QA takes no index.
-    new_id = credential_id(award.earned_id)
-    status_entries = await entries_for(
-        new_id,
-        issuer_id=award.issuer_id,
+    ids = {award.earned_id: credential_id(award.earned_id) for award in awards}
+    entries = await entries_for(
+        list(ids.values()),
+        issuer_id=issuer_id,
         issuer_did=issuer.did,
         pool=StatusPoolRepository(repo.conn),
         policy=ctx.status,
     )
-    if status_entries is None:
-        await repo.record_request(award, state="parked", reason=WAITING_FOR_INDEXES)
-        return None
-    document = build_credential(
-        credential_id=new_id,
-        issuer=issuer.profile,
-        issuer_did=issuer.did,
-        spec=stored.spec,
-        achievement_url=ctx.achievement_url(award.issuer_id, award.achievement_id),
-        award=award,
-        issued_at=moment,
-        salt=secrets.token_hex(16),
-        quality_assurance=attestation.reference() if attestation else unassured(stored.spec),
-        status_entries=status_entries,
-    )
-    signed = await sign(document, issuer=issuer, repo=repo, ctx=ctx, created=moment)
-    record = StoredCredential(
-        credential_id=document["id"],
-        issuer_id=award.issuer_id,
-        achievement_id=award.achievement_id,
-        learner_id=award.learner.learner_id,
-        award=award.award,
-        earned_id=award.earned_id,
-        document=signed,
-        issued_at=moment,
-        qa_attestation_id=attestation.attestation_id if attestation else None,
-    )
-    await repo.record_request(award, state="issued", reason=None)
-    if not await repo.insert_credential(record, learner_email=award.learner.email):
-        return None  # issued before (e.g. the same award under another earned event id)
-    await ctx.publish_issued(
-        CredentialIssued(
-            credential_id=record.credential_id,
-            issuer_id=record.issuer_id,
-            achievement_id=record.achievement_id,
-            earned_id=award.earned_id,
+    waiting = [award for award in awards if entries[ids[award.earned_id]] is None]
+    if waiting:
+        await repo.record_requests(waiting, state="parked", reason=WAITING_FOR_INDEXES)
+    ready = [award for award in awards if entries[ids[award.earned_id]] is not None]
+    if not ready:
+        return []
+    signer = await signer_for(issuer_id, repo=repo, ctx=ctx)
+    quality_assurance = attestation.reference() if attestation else unassured(stored.spec)
+    records = []
+    for award in ready:
+        document = build_credential(
+            credential_id=ids[award.earned_id],
+            issuer=issuer.profile,
+            issuer_did=issuer.did,
+            spec=stored.spec,
+            achievement_url=ctx.achievement_url(issuer_id, achievement_id),
+            award=award,
             issued_at=moment,
-            credential=signed,
+            salt=secrets.token_hex(16),
+            quality_assurance=quality_assurance,
+            status_entries=entries[ids[award.earned_id]],
         )
+        records.append(
+            StoredCredential(
+                credential_id=document["id"],
+                issuer_id=issuer_id,
+                achievement_id=achievement_id,
+                learner_id=award.learner.learner_id,
+                award=award.award,
+                earned_id=award.earned_id,
+                document=sign_with(document, signer, issuer.profile.cryptosuite, created=moment),
+                issued_at=moment,
+                qa_attestation_id=attestation.attestation_id if attestation else None,
+            )
+        )
+    await repo.record_requests(ready, state="issued", reason=None)
+    # A credential refused by the database was issued before (e.g. the same award under another
+    # earned event id): it is neither returned nor published again.
+    inserted = await repo.insert_credentials(
+        records, learner_emails={award.earned_id: award.learner.email for award in ready}
     )
-    return record.credential_id
+    fresh = [record for record in records if record.credential_id in inserted]
+    await ctx.publish_issued(
+        [
+            CredentialIssued(
+                credential_id=record.credential_id,
+                issuer_id=record.issuer_id,
+                achievement_id=record.achievement_id,
+                earned_id=record.earned_id,
+                issued_at=moment,
+                credential=record.document,
+            )
+            for record in fresh
+        ]
+    )
+    return [record.credential_id for record in fresh]
 
 
 # QA attestations
@@ -281,11 +314,8 @@ async def apply_attestation(
             return []  # nothing of it issued or parked yet; the view serves its first award
         issuer_id, achievement_id = stored.spec.issuer_id, stored.spec.achievement_id
     if kind in ("granted", "renewed"):
-        issued = []
-        for award in await repo.parked_requests(issuer_id=issuer_id, achievement_id=achievement_id):
-            if issued_id := await issue_award(award, repo=repo, ctx=ctx, now=now):
-                issued.append(issued_id)
-        return issued
+        parked = await repo.parked_requests(issuer_id=issuer_id, achievement_id=achievement_id)
+        return await issue_awards(parked, repo=repo, ctx=ctx, now=now)
     issuer = await repo.get_issuer(issuer_id)
     if kind != "withdrawn" or issuer is None or issuer.profile.withdrawal_policy != "suspend":
         return []
@@ -320,15 +350,22 @@ async def sign(
     ctx: IssuanceContext,
     created: datetime | None = None,
 ) -> dict[str, Any]:
+    """Add the issuer's proof with its active key (`sign_with`)."""
+    signer = await signer_for(issuer.profile.issuer_id, repo=repo, ctx=ctx)
+    return sign_with(document, signer, issuer.profile.cryptosuite, created=created)
+
+
+def sign_with(
+    document: dict[str, Any], signer: Ed25519Signer, cryptosuite: str, *, created: datetime | None = None
+) -> dict[str, Any]:
     """Check a credential that claims credstream's profile (an OpenBadgeCredential or one naming
-    the profile's schema) against it, then add the issuer's proof. Other credentials (e.g. the
-    revocation service's BitstringStatusListCredentials) are signed as given."""
+    the profile's schema) against it, then add the proof. Other credentials (e.g. the revocation
+    service's BitstringStatusListCredentials) are signed as given."""
     problems = validate_profile(document) if claims_profile(document) else []
     if problems:
         raise IssuanceError("profile_invalid", "; ".join(problems[:5]))
-    signer = await signer_for(issuer.profile.issuer_id, repo=repo, ctx=ctx)
     try:
-        return create_proof(document, signer=signer, cryptosuite=issuer.profile.cryptosuite, created=created)
+        return create_proof(document, signer=signer, cryptosuite=cryptosuite, created=created)
     except ProofError as error:
         raise IssuanceError(error.code.lower(), error.message) from error
 
@@ -338,9 +375,6 @@ async def release_waiting_for_indexes(
 ) -> list[str]:
     """Retry the issuer's awards that waited for status list indexes (a block just arrived); awards
     parked for other reasons wait for their own release. Returns the credentials issued now."""
-    issued = []
-    for award in await repo.parked_requests(issuer_id=issuer_id, reason=WAITING_FOR_INDEXES):
-        issued_id = await issue_award(award, repo=repo, ctx=ctx)
-        if issued_id:
-            issued.append(issued_id)
-    return issued
+    return await issue_awards(
+        await repo.parked_requests(issuer_id=issuer_id, reason=WAITING_FOR_INDEXES), repo=repo, ctx=ctx
+    )

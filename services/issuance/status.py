@@ -11,7 +11,7 @@ arrives.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -68,26 +68,35 @@ async def request_block_if_low(
 
 
 async def entries_for(
-    credential_id: str, *, issuer_id: str, issuer_did: str, pool: StatusPoolRepository, policy: StatusPolicy
-) -> list[dict[str, Any]] | None:
-    """One entry per purpose for this credential (the same ones again for a credential that
-    already has them), or None when a pool is empty (the caller parks the award)."""
+    credential_ids: Sequence[str],
+    *,
+    issuer_id: str,
+    issuer_did: str,
+    pool: StatusPoolRepository,
+    policy: StatusPolicy,
+) -> dict[str, list[dict[str, Any]] | None]:
+    """One entry per purpose for each credential (the same ones again for a credential that
+    already has them), or None for a credential when a pool ran empty (the caller parks that
+    award; an index it did get stays assigned to it for its next attempt). Set by set: a few
+    statements whatever the number of credentials."""
     if not policy.enabled:
-        return []
-    held = await pool.assigned(credential_id)
+        return {c: [] for c in credential_ids}
+    held = await pool.assigned_many(credential_ids)
     for purpose in PURPOSES:
-        if purpose not in held:
-            taken = await pool.take(issuer_id=issuer_id, purpose=purpose, credential_id=credential_id)
-            if taken is None:
-                await request_block_if_low(
-                    issuer_id=issuer_id, issuer_did=issuer_did, purpose=purpose, pool=pool, policy=policy
-                )
-                return None
-            held[purpose] = taken
+        missing = [c for c in credential_ids if purpose not in held.get(c, {})]
+        if missing:
+            taken = await pool.take_many(issuer_id=issuer_id, purpose=purpose, credential_ids=missing)
+            for credential_id, position in taken.items():
+                held.setdefault(credential_id, {})[purpose] = position
         await request_block_if_low(
             issuer_id=issuer_id, issuer_did=issuer_did, purpose=purpose, pool=pool, policy=policy
         )
-    return [entry(held[p][0], held[p][1], p) for p in PURPOSES]
+    return {
+        c: [entry(held[c][p][0], held[c][p][1], p) for p in PURPOSES]
+        if all(p in held.get(c, {}) for p in PURPOSES)
+        else None
+        for c in credential_ids
+    }
 
 
 async def receive_block(block: StatusIndexBlockReserved, *, pool: StatusPoolRepository) -> int:

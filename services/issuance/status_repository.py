@@ -11,30 +11,45 @@ class StatusPoolRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    async def assigned(self, credential_id: str) -> dict[str, tuple[str, int]]:
+    async def assigned_many(self, credential_ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]:
+        """The indexes already assigned to these credentials, per credential and purpose."""
         rows = await self._conn.fetch(
-            "SELECT purpose, list_url, idx FROM status_index_pool WHERE credential_id = $1", credential_id
+            "SELECT credential_id, purpose, list_url, idx FROM status_index_pool "
+            "WHERE credential_id = ANY($1::text[])",
+            list(credential_ids),
         )
-        return {r["purpose"]: (r["list_url"], r["idx"]) for r in rows}
+        held: dict[str, dict[str, tuple[str, int]]] = {}
+        for r in rows:
+            held.setdefault(r["credential_id"], {})[r["purpose"]] = (r["list_url"], r["idx"])
+        return held
 
-    async def take(self, *, issuer_id: str, purpose: str, credential_id: str) -> tuple[str, int] | None:
-        """Assign one free index to the credential; SKIP LOCKED lets concurrent issuers (and
-        instances) take different indexes without waiting on each other."""
-        row = await self._conn.fetchrow(
+    async def take_many(
+        self, *, issuer_id: str, purpose: str, credential_ids: Sequence[str]
+    ) -> dict[str, tuple[str, int]]:
+        """Assign a free index to each credential, in one statement: as many as there are
+        credentials (fewer when the pool runs short; the rest get none). SKIP LOCKED lets
+        concurrent issuers (and instances) take different indexes without waiting on each other."""
+        rows = await self._conn.fetch(
             """
-            UPDATE status_index_pool SET credential_id = $3, assigned_at = now()
-            WHERE (list_url, idx) = (
+            WITH free AS (
                 SELECT list_url, idx FROM status_index_pool
                 WHERE issuer_id = $1 AND purpose = $2 AND credential_id IS NULL
-                LIMIT 1 FOR UPDATE SKIP LOCKED
+                LIMIT cardinality($3::text[]) FOR UPDATE SKIP LOCKED
+            ), numbered AS (
+                SELECT list_url, idx, row_number() OVER () AS n FROM free
+            ), wanted AS (
+                SELECT credential_id, n FROM unnest($3::text[]) WITH ORDINALITY AS w(credential_id, n)
             )
-            RETURNING list_url, idx
+            UPDATE status_index_pool AS p SET credential_id = wanted.credential_id, assigned_at = now()
+            FROM numbered JOIN wanted USING (n)
+            WHERE p.list_url = numbered.list_url AND p.idx = numbered.idx
+            RETURNING p.credential_id, p.list_url, p.idx
             """,
             issuer_id,
             purpose,
-            credential_id,
+            list(credential_ids),
         )
-        return (row["list_url"], row["idx"]) if row else None
+        return {r["credential_id"]: (r["list_url"], r["idx"]) for r in rows}
 
     async def free_count(self, *, issuer_id: str, purpose: str, at_most: int | None = None) -> int:
         """Free indexes of an issuer and purpose; with `at_most`, counting stops there (the issuing

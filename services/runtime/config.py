@@ -33,7 +33,12 @@ class ServiceSettings(BaseSettings):
     consumer_group: str | None = Field(
         default=None, description="Kafka consumer group; defaults to the service name."
     )
-    consumer_max_poll_records: int = 100
+    consumer_max_poll_records: int = Field(
+        default=200, description="Most records one poll hands the pipeline, run in one transaction."
+    )
+    consumer_batch_timeout_ms: int = Field(
+        default=20, description="How long one poll waits for records when none are buffered."
+    )
     retry_attempts: int = Field(
         default=3,
         description="Attempts for an unexpected error before the record is dead-lettered.",

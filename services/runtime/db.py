@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import cast
+from typing import Any, cast
 
 import asyncpg
+import orjson
 
 from services.runtime.config import ServiceSettings
 
@@ -15,9 +16,18 @@ Connection = asyncpg.Connection
 Pool = asyncpg.Pool
 
 
+def _encode_json(value: Any) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # e.g. an integer beyond 64 bits in an LMS's raw payload; json takes it
+        return json.dumps(value)
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb in and out as Python objects; the server keeps its binary form.
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    # jsonb in and out as Python objects; the server keeps its binary form. Written with orjson
+    # (a credential is a few kilobytes written on every issue); read with json, which keeps
+    # integers beyond 64 bits exact where orjson would turn them into floats.
+    await conn.set_type_codec("jsonb", encoder=_encode_json, decoder=json.loads, schema="pg_catalog")
 
 
 async def create_pool(settings: ServiceSettings) -> asyncpg.Pool:

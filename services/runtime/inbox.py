@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
 
@@ -24,3 +26,21 @@ async def claim(
         event_type,
     )
     return bool(inserted)
+
+
+async def claim_many(
+    conn: asyncpg.Connection, *, consumer: str, events: Sequence[tuple[str, str, str]]
+) -> set[tuple[str, str]]:
+    """`claim` for a batch of (source, id, type) in one statement; returns the (source, id) pairs
+    claimed now. An event listed twice is claimed once (the second row conflicts with the first)."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, source, event_id, event_type) "
+        "SELECT $1, e.source, e.event_id, e.event_type "
+        "FROM unnest($2::text[], $3::text[], $4::text[]) AS e(source, event_id, event_type) "
+        "ON CONFLICT DO NOTHING RETURNING source, event_id",
+        consumer,
+        [e[0] for e in events],
+        [e[1] for e in events],
+        [e[2] for e in events],
+    )
+    return {(r["source"], r["event_id"]) for r in rows}

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 
 from contracts.base import Event
 from contracts.envelope import CE_ID, CE_SUBJECT, TRACEPARENT, TRACESTATE, CloudEventAttributes
@@ -35,7 +37,50 @@ from services.runtime.telemetry import metrics, tracer
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "credstream_outbox"
+NOTIFY_CHANNEL = "credstream_outbox"  # notified by the outbox table's insert trigger
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One event to enqueue (see `enqueue`)."""
+
+    topic: Topic
+    key: str
+    event: Event
+    source: str
+    event_id: str | None = None
+    subject: str | None = None
+    context: Context | None = None
+
+
+_INSERT = (
+    "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) VALUES ($1, $2, $3, $4, $5, $6)"
+)
+
+
+def _row(out: Outgoing) -> tuple[str, bytes, list[list[str]], bytes, str, str]:
+    event = out.event
+    if event.event_type not in out.topic.event_types():
+        raise ValueError(f"{event.event_type} is not an event of topic {out.topic.name}")
+    event_id = out.event_id or str(uuid.uuid4())
+    attributes = CloudEventAttributes(
+        id=event_id,
+        source=out.source,
+        type=event.event_type,
+        time=datetime.now(UTC),
+        subject=out.subject,
+        dataschema=event.dataschema(),
+    )
+    headers: dict[str, str] = {k: v.decode() for k, v in attributes.to_headers()}
+    propagate.inject(headers, context=out.context)
+    return (
+        out.topic.name,
+        out.key.encode(),
+        [[k, v] for k, v in headers.items()],
+        event.model_dump_json(exclude_none=True).encode(),
+        event_id,
+        event.event_type,
+    )
 
 
 async def enqueue(
@@ -47,39 +92,27 @@ async def enqueue(
     source: str,
     event_id: str | None = None,
     subject: str | None = None,
+    context: Context | None = None,
 ) -> str:
     """Write `event` as an outbox row on `conn` (inside the caller's transaction).
 
-    The event id is fixed now, so a re-published row carries the same `ce_id`; the current
-    trace context is stored with it, so the relay's publish joins the trace that caused it.
-    Returns the event id.
+    The event id is fixed now, so a re-published row carries the same `ce_id`; the trace context
+    (`context`, else the current one) is stored with it, so the relay's publish joins the trace
+    that caused it. The relay is woken at commit by the outbox table's trigger (runtime
+    migration 0002). Returns the event id.
     """
-    if event.event_type not in topic.event_types():
-        raise ValueError(f"{event.event_type} is not an event of topic {topic.name}")
-    event_id = event_id or str(uuid.uuid4())
-    attributes = CloudEventAttributes(
-        id=event_id,
-        source=source,
-        type=event.event_type,
-        time=datetime.now(UTC),
-        subject=subject,
-        dataschema=event.dataschema(),
-    )
-    headers: dict[str, str] = {k: v.decode() for k, v in attributes.to_headers()}
-    propagate.inject(headers)
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        topic.name,
-        key.encode(),
-        [[k, v] for k, v in headers.items()],
-        event.model_dump_json(exclude_none=True).encode(),
-        event_id,
-        event.event_type,
-    )
-    # Delivered at commit, and only if the transaction commits.
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
-    return event_id
+    row = _row(Outgoing(topic, key, event, source, event_id, subject, context))
+    await conn.execute(_INSERT, *row)
+    return row[4]
+
+
+async def enqueue_all(conn: asyncpg.Connection, outgoing: Sequence[Outgoing]) -> list[str]:
+    """`enqueue` for several events in one pipelined statement (a batch's events, each with its
+    own trace context). Returns the event ids, in order."""
+    rows = [_row(out) for out in outgoing]
+    if rows:
+        await conn.executemany(_INSERT, rows)
+    return [row[4] for row in rows]
 
 
 async def enqueue_many(
@@ -141,7 +174,6 @@ async def enqueue_many(
         "SELECT topic, key, headers::jsonb, payload, event_id, event_type FROM outbox_batch"
     )
     await conn.execute("TRUNCATE outbox_batch")
-    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
 
 class OutboxRelay:

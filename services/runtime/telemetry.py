@@ -43,6 +43,8 @@ class Metrics:
     dead_lettered: otel_metrics.Counter
     published: otel_metrics.Counter
     processing_seconds: otel_metrics.Histogram
+    batch_size: otel_metrics.Histogram
+    batch_fallbacks: otel_metrics.Counter
 
 
 @cache
@@ -54,6 +56,8 @@ def metrics() -> Metrics:
         dead_lettered=meter.create_counter("credstream.events.dead_lettered", unit="{event}"),
         published=meter.create_counter("credstream.events.published", unit="{event}"),
         processing_seconds=meter.create_histogram("credstream.event.processing.duration", unit="s"),
+        batch_size=meter.create_histogram("credstream.consumer.batch.size", unit="{event}"),
+        batch_fallbacks=meter.create_counter("credstream.consumer.batch.fallbacks", unit="{batch}"),
     )
 
 

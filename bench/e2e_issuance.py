@@ -1,0 +1,185 @@
+"""End-to-end benchmark: assessment results in -> signed credential stored and credential.issued out.
+
+    deploy/local/up                                   # the platform (default profile, seeded)
+    .venv/bin/python -m bench.e2e_issuance --events 5000
+    .venv/bin/python -m bench.e2e_issuance --events 5000 --rate 500   # latency at an offered rate
+
+Defines a fresh achievement (one activity) for the seeded issuer through the issuance admin API,
+produces N passing results for N distinct learners (as fast as the producer goes, or at --rate
+events/s) and watches credential.issued until every learner's credential has arrived. The path
+measured is the whole platform: assessment (inbox, result, criteria, outbox) -> achievement.earned
+-> issuance (inbox, QA coverage, status indexes, credential, eddsa-rdfc-2022 proof, store,
+outbox) -> credential.issued. Prints throughput, latency (result sent -> credential.issued seen)
+and the credentials stored, counted by the issuance admin API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.e2e_assessment import percentile
+from contracts.topics import ASSESSMENT_RESULTS, CREDENTIALS_ISSUED
+from contracts.v1.assessment import AssessmentResultSubmitted, LearnerRef, Score
+from deploy.cli.endpoints import Endpoints
+from deploy.local.runner import Stack
+from deploy.tools.publish import event_record
+from services.assessment.domain import earned_id
+
+ISSUER = "open-university"  # seeded by deploy/local/up, with a QA attestation covering it
+
+
+def achievement(tag: str) -> tuple[dict[str, Any], str]:
+    activity = f"https://lms.bench.example/{tag}/exam"
+    body = {
+        "achievement_id": f"bench-{tag}",
+        "issuer_id": ISSUER,
+        "name": f"Benchmark achievement {tag}",
+        "description": "A one-activity achievement defined by bench.e2e_issuance.",
+        "criteria_narrative": "Pass the exam with at least half of the marks.",
+        "criteria": {"required_activity_ids": [activity], "min_scaled_score": 0.5},
+        "learning_outcomes": [{"outcome": "Complete a benchmark run."}],
+        "ects_credits": 1,
+        "workload_hours": 25,
+        "eqf_level": 5,
+        "assessment_type": "online-test",
+        "participation_form": "online",
+        "supervision": "unsupervised",
+        "valid_for_days": 365,
+    }
+    return body, activity
+
+
+async def define(endpoints: Endpoints, body: dict[str, Any]) -> None:
+    async with endpoints.client("issuance") as client:
+        response = await client.put(f"/admin/achievements/{body['achievement_id']}", json=body)
+        response.raise_for_status()
+
+
+async def stored_count(profile: str, achievement_id: str) -> tuple[int, int]:
+    """(credentials stored, distinct learners among them) for the run's achievement."""
+    conn = await asyncpg.connect(Stack.for_profile(profile).database_url())
+    try:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, count(DISTINCT learner_id) AS learners "
+            "FROM issuance.credentials WHERE achievement_id = $1",
+            achievement_id,
+        )
+        return row["n"], row["learners"]
+    finally:
+        await conn.close()
+
+
+async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: float) -> None:  # noqa: ASYNC109
+    tag = uuid.uuid4().hex[:10]
+    body, activity = achievement(tag)
+    bootstrap = endpoints.kafka
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    await consumer._client.force_metadata_update()  # so the partitions are known
+    partitions = consumer._client.cluster.partitions_for_topic(CREDENTIALS_ISSUED.name) or set()
+    tps = [TopicPartition(CREDENTIALS_ISSUED.name, p) for p in partitions]
+    consumer.assign(tps)
+    for tp, end in (await consumer.end_offsets(tps)).items():
+        consumer.seek(tp, end)
+
+    await define(endpoints, body)
+    await asyncio.sleep(3.0)  # let achievement.defined reach assessment (not what we measure)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    await producer.start()
+
+    sent_at: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    achievement_id = body["achievement_id"]
+    learners = [f"bench-{tag}-{i}" for i in range(events)]
+    learner_of = {
+        earned_id(issuer_id=ISSUER, achievement_id=achievement_id, learner_id=learner): learner
+        for learner in learners
+    }
+
+    async def watch() -> None:
+        while len(arrived) < events:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                now = time.perf_counter()
+                for r in records:
+                    issued = json.loads(r.value)
+                    if issued.get("achievement_id") != achievement_id:
+                        continue
+                    learner = learner_of.get(issued.get("earned_id"))
+                    if learner is not None and learner not in arrived:
+                        arrived[learner] = now
+
+    watcher = asyncio.create_task(watch())
+    start = time.perf_counter()
+    futures = []
+    for i, learner in enumerate(learners):
+        result = AssessmentResultSubmitted(
+            result_id=f"{learner}-r",
+            issuer_id=ISSUER,
+            learner=LearnerRef(id=learner),
+            activity_id=activity,
+            score=Score(scaled=0.9),
+            success=True,
+            occurred_at=datetime.now(UTC),
+        )
+        value, headers = event_record(result, source="urn:bench:lms")
+        sent_at[learner] = time.perf_counter()
+        futures.append(
+            await producer.send(ASSESSMENT_RESULTS.name, value=value, key=learner.encode(), headers=headers)
+        )
+        if rate:
+            delay = start + (i + 1) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+    await asyncio.gather(*futures)
+    produced = time.perf_counter()
+    try:
+        await asyncio.wait_for(watcher, timeout)
+    except TimeoutError:
+        print(f"timeout: {len(arrived)}/{events} credential.issued events arrived")
+    done = time.perf_counter()
+    await producer.stop()
+    await consumer.stop()
+    stored, distinct = await stored_count(endpoints.profile, achievement_id)
+
+    latencies_ms = [(arrived[k] - sent_at[k]) * 1000 for k in arrived]
+    print(
+        f"events: {events}  credential.issued observed: {len(arrived)}  "
+        f"credentials stored: {stored} ({distinct} learners)  offered rate: {rate or 'max'}"
+    )
+    print(f"produce time: {produced - start:.2f} s  end-to-end time: {done - start:.2f} s")
+    print(f"throughput: {len(arrived) / (done - start):.0f} credentials/s")
+    if latencies_ms:
+        print(
+            "latency ms: "
+            f"p50 {percentile(latencies_ms, 50):.0f}  p95 {percentile(latencies_ms, 95):.0f}  "
+            f"p99 {percentile(latencies_ms, 99):.0f}  max {max(latencies_ms):.0f}  "
+            f"mean {statistics.fmean(latencies_ms):.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", default="default", help="local runner profile whose ports to use")
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument(
+        "--rate", type=float, default=None, help="offered events/s (default: as fast as possible)"
+    )
+    parser.add_argument("--timeout", type=float, default=600.0)
+    args = parser.parse_args()
+    asyncio.run(run(Endpoints.resolve(args.profile), args.events, args.rate, args.timeout))
+
+
+if __name__ == "__main__":
+    main()
