@@ -74,6 +74,7 @@ async def stored_count(profile: str, achievement_id: str) -> tuple[int, int]:
             "FROM issuance.credentials WHERE achievement_id = $1",
             achievement_id,
         )
+        assert row is not None
         return row["n"], row["learners"]
     finally:
         await conn.close()

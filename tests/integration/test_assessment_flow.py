@@ -173,6 +173,7 @@ async def test_bad_records_go_to_the_dead_letter_topic_and_valid_ones_behind_the
         (json.dumps(missing).encode(), attrs(), "schema_invalid"),
         (value, attrs("credstream.assessment.result.teleported"), "unknown_event_type"),
         (value, [h for h in attrs() if h[0] != "ce_source"], "envelope_invalid"),
+        (value, [(n, b"\xff\xfe" if n == "ce_id" else v) for n, v in attrs()], "envelope_invalid"),
     ]
     # Same key, so the same partition: the valid records queue behind the bad ones.
     for payload, hdrs, _ in bad:
@@ -180,12 +181,14 @@ async def test_bad_records_go_to_the_dead_letter_topic_and_valid_ones_behind_the
             ASSESSMENT_RESULTS.name, value=payload, key=learner.encode(), headers=hdrs
         )
     await publish_event(producer, ASSESSMENT_RESULTS, good, key=learner, source=LMS_SOURCE)
-    await publish_event(
-        producer,
-        ASSESSMENT_RESULTS,
-        scenario.result(learner, 1, scaled=0.9),
-        key=learner,
-        source=LMS_SOURCE,
+    # A valid record may carry other headers that are not text (Kafka headers are bytes); they
+    # must neither refuse it nor stall the consumer (FastStream's own parser would fail on them).
+    last_value, last_headers = event_record(scenario.result(learner, 1, scaled=0.9), source=LMS_SOURCE)
+    await producer.send_and_wait(
+        ASSESSMENT_RESULTS.name,
+        value=last_value,
+        key=learner.encode(),
+        headers=[*last_headers, ("x-lms-signature", b"\xff\x00\xfe")],
     )
 
     assert len(await earned.wait_for(earned_for(learner), timeout=30)) == 1
