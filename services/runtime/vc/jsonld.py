@@ -53,6 +53,8 @@ class ContextStore:
 
     documents: Mapping[str, Any]
     resolved: Any = field(default_factory=lambda: LRUCache(maxsize=64), compare=False, repr=False)
+    # What `fastld` derives from these contexts (processed active contexts), built on first use.
+    compiled: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def load(self, url: str, options: Any = None) -> dict[str, Any]:
         document = self.documents.get(url)
