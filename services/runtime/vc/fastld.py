@@ -217,7 +217,7 @@ class _Contexts:
         self.processor = jsonld.JsonLdProcessor()
         self.options = {
             "documentLoader": store.load,
-            "base": "",
+            "base": None,
             "processingMode": "json-ld-1.1",
             "isFrame": False,
             "keepFreeFloatingNodes": False,

@@ -157,7 +157,10 @@ def to_quads(document: Mapping[str, Any], *, store: ContextStore | None = None) 
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped)
     options = {
         "documentLoader": store.load,
-        "base": "",
+        # No base IRI: with "" pyld resolves relative IRIs against http://example.org/base/, which
+        # would turn an undefined type or a relative id into an absolute IRI that passes the
+        # check below; with None they stay relative and are refused (as safe mode requires).
+        "base": None,
         "processingMode": "json-ld-1.1",
         "extractAllScripts": True,
         "produceGeneralizedRdf": False,
