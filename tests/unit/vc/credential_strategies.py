@@ -16,8 +16,8 @@ from services.issuance.credential import build_credential
 from services.issuance.domain import (
     Award,
     IssuerProfile,
-    LearningOutcome,
     Learner,
+    LearningOutcome,
     MicroCredentialSpec,
     QualityAssuranceRef,
     credential_id,
@@ -28,16 +28,27 @@ from services.issuance.status import entry
 # C1 controls other than TAB, LF, CR, then DEL and the non-characters U+FFFE/U+FFFF): pyld writes
 # them raw, RDFC-1.0 Appendix A as \uXXXX (or \b, \f). Only comparisons with pyld's URDNA2015 need it.
 URDNA2015_TEXT = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff") | st.sampled_from("\t\n\r"),
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+    | st.sampled_from("\t\n\r"),
     max_size=30,
 )
 ANY_TEXT = st.text(max_size=30)
+# Text a JavaScript verifier canonicalizes as we do: Digital Bazaar's rdf-canonize writes U+FFFE
+# and U+FFFF as themselves, rdf.py escapes them (see test_fast_path_interop.py).
+INTEROP_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff"), max_size=30
+)
+_FLOATS = st.floats(allow_nan=False, allow_infinity=False)
 NUMBERS = st.one_of(
     st.integers(min_value=-(10**25), max_value=10**25),
-    st.floats(allow_nan=False, allow_infinity=False),
+    _FLOATS,
     st.sampled_from([0, 1, -1, 0.5, 2.0, 1e21, 1e-7, 123456789.125, 10**21, 10**21 - 1, -0.0]),
 )
-_SEGMENT = st.text(string.ascii_letters + string.digits + "-._~%!$&'()*+,;=@" + "éß€中😀", min_size=1, max_size=12)
+# I-JSON (RFC 7493) numbers: integers beyond 2^53 - 1 do not survive a JavaScript JSON.parse.
+I_JSON_NUMBERS = st.integers(min_value=-(2**53 - 1), max_value=2**53 - 1) | _FLOATS
+_SEGMENT = st.text(
+    string.ascii_letters + string.digits + "-._~%!$&'()*+,;=@" + "éß€中😀", min_size=1, max_size=12
+)
 IRIS = st.one_of(
     _SEGMENT.map(lambda s: f"https://example.org/{s}"),
     _SEGMENT.map(lambda s: f"urn:example:{s}"),
@@ -52,7 +63,9 @@ def _stamp(moment: datetime) -> str:
 
 
 @st.composite
-def credentials(draw: st.DrawFn, text: st.SearchStrategy[str] = ANY_TEXT) -> dict[str, Any]:
+def credentials(
+    draw: st.DrawFn, text: st.SearchStrategy[str] = ANY_TEXT, numbers: st.SearchStrategy[float] = NUMBERS
+) -> dict[str, Any]:
     """One unsigned credential as the issuance service builds it, with generated content."""
     optional_text = st.none() | text
     outcomes = draw(
@@ -79,9 +92,9 @@ def credentials(draw: st.DrawFn, text: st.SearchStrategy[str] = ANY_TEXT) -> dic
         description=draw(text),
         criteria_narrative=draw(text),
         learning_outcomes=outcomes,
-        ects_credits=draw(st.none() | NUMBERS),
-        workload_hours=draw(st.none() | NUMBERS),
-        eqf_level=draw(NUMBERS),
+        ects_credits=draw(st.none() | numbers),
+        workload_hours=draw(st.none() | numbers),
+        eqf_level=draw(numbers),
         assessment_type=draw(text),
         participation_form=draw(text),
         supervision=draw(text),
@@ -99,9 +112,7 @@ def credentials(draw: st.DrawFn, text: st.SearchStrategy[str] = ANY_TEXT) -> dic
         country_code=draw(st.sampled_from(["FI", "DE", "NL"])),
         region=draw(optional_text),
     )
-    learner = Learner(
-        learner_id=draw(text), email=draw(st.none() | st.emails()), did=draw(st.none() | IRIS)
-    )
+    learner = Learner(learner_id=draw(text), email=draw(st.none() | st.emails()), did=draw(st.none() | IRIS))
     issued_at = draw(TIMES)
     list_url = draw(IRIS)
     statuses = [
@@ -120,11 +131,13 @@ def credentials(draw: st.DrawFn, text: st.SearchStrategy[str] = ANY_TEXT) -> dic
         quality_assurance=draw(st.none() | st.just(qa)),
         status_entries=statuses or None,
     )
-    _add_open_badges_extras(draw, document, text)
+    _add_open_badges_extras(draw, document, text, numbers)
     return document
 
 
-def _add_open_badges_extras(draw: st.DrawFn, document: dict[str, Any], text: st.SearchStrategy[str]) -> None:
+def _add_open_badges_extras(
+    draw: st.DrawFn, document: dict[str, Any], text: st.SearchStrategy[str], numbers: st.SearchStrategy[float]
+) -> None:
     """Optional OB 3.0 elements (each present or not), in the shapes the OB context defines."""
     subject = document["credentialSubject"]
     achievement = subject["achievement"]
@@ -175,7 +188,7 @@ def _add_open_badges_extras(draw: st.DrawFn, document: dict[str, Any], text: st.
     if draw(st.booleans()):
         subject["activityStartDate"] = _stamp(draw(TIMES))
         subject["activityEndDate"] = _stamp(draw(TIMES))
-        subject["creditsEarned"] = draw(NUMBERS)
+        subject["creditsEarned"] = draw(numbers)
         achievement["version"] = draw(text)
         achievement["humanCode"] = draw(text)
         achievement["fieldOfStudy"] = draw(text)

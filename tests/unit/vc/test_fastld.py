@@ -119,12 +119,19 @@ def _with(path: list[str], value: Any) -> dict[str, Any]:
 
 
 _ENDORSEMENT = {
-    "@context": ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"],
+    "@context": [
+        "https://www.w3.org/ns/credentials/v2",
+        "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
+    ],
     "id": "urn:uuid:8a9a4a0c-2f70-4c4b-9f4d-5a1b8d6a3c11",
     "type": ["VerifiableCredential", "EndorsementCredential"],
     "issuer": {"id": "https://agency.example/issuer", "type": ["Profile"], "name": "Agency"},
     "validFrom": "2026-01-01T00:00:00Z",
-    "credentialSubject": {"id": "https://example.org/x", "type": ["EndorsementSubject"], "endorsementComment": "ok"},
+    "credentialSubject": {
+        "id": "https://example.org/x",
+        "type": ["EndorsementSubject"],
+        "endorsementComment": "ok",
+    },
 }
 
 # Documents the general path accepts but the fast path does not handle: it must step aside.
@@ -162,7 +169,9 @@ REFUSED = {
     "term no context defines": _with(["credentialSubject", "favouriteColour"], "blue"),
     "type no context defines": _with(["type"], ["VerifiableCredential", "NoSuchType"]),
     "relative identifier": _with(["id"], "credentials/1"),
-    "protected term redefined by an embedded context": _with(["credentialSubject", "@context"], {"name": "urn:x"}),
+    "protected term redefined by an embedded context": _with(
+        ["credentialSubject", "@context"], {"name": "urn:x"}
+    ),
 }
 
 
