@@ -53,6 +53,8 @@ class ContextStore:
 
     documents: Mapping[str, Any]
     resolved: Any = field(default_factory=lambda: LRUCache(maxsize=64), compare=False, repr=False)
+    # What `fastld` derives from these contexts (processed active contexts), built on first use.
+    compiled: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def load(self, url: str, options: Any = None) -> dict[str, Any]:
         document = self.documents.get(url)
@@ -155,7 +157,10 @@ def to_quads(document: Mapping[str, Any], *, store: ContextStore | None = None) 
     processor = jsonld.JsonLdProcessor(on_property_dropped=dropped)
     options = {
         "documentLoader": store.load,
-        "base": "",
+        # No base IRI: with "" pyld resolves relative IRIs against http://example.org/base/, which
+        # would turn an undefined type or a relative id into an absolute IRI that passes the
+        # check below; with None they stay relative and are refused (as safe mode requires).
+        "base": None,
         "processingMode": "json-ld-1.1",
         "extractAllScripts": True,
         "produceGeneralizedRdf": False,

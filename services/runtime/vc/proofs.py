@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.runtime.vc import jcs, multibase
-from services.runtime.vc.jsonld import ContextStore, JsonLdSafeModeError, to_quads
+from services.runtime.vc.fastld import canonical_document
+from services.runtime.vc.jsonld import ContextStore, JsonLdSafeModeError, default_store
 from services.runtime.vc.keys import Ed25519Signer, KeyResolutionError, KeyResolver, verify_signature
-from services.runtime.vc.rdfc import DEFAULT_LIMITS, CanonicalizationLimitError, CanonLimits, canonicalize
+from services.runtime.vc.rdfc import DEFAULT_LIMITS, CanonicalizationLimitError, CanonLimits
 
 RDFC = "eddsa-rdfc-2022"
 JCS = "eddsa-jcs-2022"
@@ -47,11 +48,41 @@ class VerifiedProof:
 
 def _rdfc(document: Mapping[str, Any], store: ContextStore | None, limits: CanonLimits) -> bytes:
     try:
-        return canonicalize(to_quads(document, store=store), limits=limits).encode("utf-8")
+        return canonical_document(document, store=store, limits=limits).encode("utf-8")
     except JsonLdSafeModeError as error:
         raise ProofError("JSONLD_INVALID", str(error)) from error
     except CanonicalizationLimitError as error:
         raise ProofError("CANONICALIZATION_LIMIT", str(error)) from error
+
+
+# SHA-256 of canonical proof configurations, by their exact content. Within one second every proof
+# of one key has the same configuration (type, cryptosuite, created, verificationMethod,
+# proofPurpose, @context), so bulk issuance canonicalizes it once per second instead of per proof.
+_CONFIG_HASHES: dict[tuple[Any, ...], bytes] = {}
+_CONFIG_HASHES_MAX = 1024
+
+
+def _config_hash(proof_config: Mapping[str, Any], store: ContextStore | None, limits: CanonLimits) -> bytes:
+    key: tuple[Any, ...] | None = None
+    if store is None or store is default_store():
+        items: list[tuple[str, Any]] = []
+        for name, value in proof_config.items():
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                items.append((name, tuple(value)))
+            elif isinstance(value, str):
+                items.append((name, value))
+            else:
+                break
+        else:
+            key = (limits, *sorted(items))
+    if key is not None and (cached := _CONFIG_HASHES.get(key)) is not None:
+        return cached
+    digest = hashlib.sha256(_rdfc(proof_config, store, limits)).digest()
+    if key is not None:
+        if len(_CONFIG_HASHES) >= _CONFIG_HASHES_MAX:
+            _CONFIG_HASHES.clear()
+        _CONFIG_HASHES[key] = digest
+    return digest
 
 
 def _jcs(document: Mapping[str, Any]) -> bytes:
@@ -71,12 +102,13 @@ def hash_data(
 ) -> bytes:
     """SHA-256(canonical proof configuration) || SHA-256(canonical document) (vc-di-eddsa 3.3.4)."""
     if cryptosuite == RDFC:
-        config_bytes, document_bytes = _rdfc(proof_config, store, limits), _rdfc(document, store, limits)
-    elif cryptosuite == JCS:
-        config_bytes, document_bytes = _jcs(proof_config), _jcs(document)
-    else:
-        raise ProofError("CRYPTOSUITE_UNSUPPORTED", f"cryptosuite {cryptosuite!r} is not supported")
-    return hashlib.sha256(config_bytes).digest() + hashlib.sha256(document_bytes).digest()
+        return (
+            _config_hash(proof_config, store, limits)
+            + hashlib.sha256(_rdfc(document, store, limits)).digest()
+        )
+    if cryptosuite == JCS:
+        return hashlib.sha256(_jcs(proof_config)).digest() + hashlib.sha256(_jcs(document)).digest()
+    raise ProofError("CRYPTOSUITE_UNSUPPORTED", f"cryptosuite {cryptosuite!r} is not supported")
 
 
 def _check_datetime(value: Any, name: str) -> datetime:

@@ -63,16 +63,47 @@ class CanonicalizationLimitError(Exception):
 # Inside the algorithm a distinct quad is a 4-tuple of canonical N-Quads term strings (subject,
 # predicate, object, graph; graph "" for the default graph). A blank node term is "_:" + its input
 # label and is recognised by its first character: IRIs start with "<" and literals with '"'.
-_Key = tuple[str, str, str, str]
+# `fastld` produces quads in this form directly.
+TermQuad = tuple[str, str, str, str]
+
+
+def _term_quads(quads: Sequence[Quad]) -> tuple[list[TermQuad], dict[str, str]]:
+    """Each quad as term strings (one pass; the algorithm then only joins strings), and the
+    predicates whose canonical form is escaped, mapped to their raw `<IRI>` (Hash Related Blank
+    Node takes the predicate as it is)."""
+    iri, literal = iri_nquads, literal_nquads
+    keys: list[TermQuad] = []
+    raw_predicates: dict[str, str] = {}
+    for quad in quads:
+        subject, obj, graph = quad.subject, quad.object, quad.graph
+        s = f"_:{subject.id}" if isinstance(subject, BlankNode) else iri(subject.value)
+        if isinstance(obj, IRI):
+            o = iri(obj.value)
+        elif isinstance(obj, BlankNode):
+            o = f"_:{obj.id}"
+        else:
+            o = literal(obj)
+        g = "" if graph is None else f"_:{graph.id}" if isinstance(graph, BlankNode) else iri(graph.value)
+        p = iri(quad.predicate.value)
+        if "\\" in p:
+            raw_predicates[p] = f"<{quad.predicate.value}>"
+        keys.append((s, p, o, g))
+    return keys, raw_predicates
 
 
 class _Canonicalizer:
     """The canonicalization state of one run; `run` is called once."""
 
-    def __init__(self, quads: Sequence[Quad], limits: CanonLimits, algorithm: HashAlgorithm) -> None:
-        if len(quads) > limits.max_quads:
+    def __init__(
+        self,
+        keys: Sequence[TermQuad],
+        limits: CanonLimits,
+        algorithm: HashAlgorithm,
+        raw_predicates: dict[str, str] | None = None,
+    ) -> None:
+        if len(keys) > limits.max_quads:
             raise CanonicalizationLimitError(
-                f"the dataset has {len(quads)} quads, more than max_quads={limits.max_quads}"
+                f"the dataset has {len(keys)} quads, more than max_quads={limits.max_quads}"
             )
         if algorithm not in ("sha256", "sha384"):
             raise ValueError(f"hash algorithm {algorithm!r} is not supported (sha256 or sha384)")
@@ -81,38 +112,24 @@ class _Canonicalizer:
         self.work = 0
         self.calls = 0
         self.ground_lines: list[str] = []
-        self.blank_quads: list[_Key] = []
-        self.mentions: dict[str, list[_Key]] = {}  # the blank node to quads map
+        self.blank_quads: list[TermQuad] = []
+        self.mentions: dict[str, list[TermQuad]] = {}  # the blank node to quads map
         self.first_degree: dict[str, str] = {}
         self.canonical: dict[str, str] = {}  # canonical issuer: "_:label" -> "c14nN"
         self.related: dict[str, list[tuple[str, str]]] = {}
-        self.raw_predicates: dict[str, str] = {}
-        self._load(quads)
+        self.raw_predicates = raw_predicates or {}
+        self._load(keys)
 
-    def _load(self, quads: Sequence[Quad]) -> None:
-        # One pass turns each quad into term strings; the rest of the algorithm only joins them.
+    def _load(self, keys: Sequence[TermQuad]) -> None:
         # A dataset is a set: duplicates go before any hashing (rdfc10 tests 076 and 077).
-        iri, literal = iri_nquads, literal_nquads
-        seen: set[_Key] = set()
+        seen: set[TermQuad] = set()
         mentions = self.mentions
         ground_lines, blank_quads = self.ground_lines, self.blank_quads
-        for quad in quads:
-            subject, obj, graph = quad.subject, quad.object, quad.graph
-            s = f"_:{subject.id}" if isinstance(subject, BlankNode) else iri(subject.value)
-            if isinstance(obj, IRI):
-                o = iri(obj.value)
-            elif isinstance(obj, BlankNode):
-                o = f"_:{obj.id}"
-            else:
-                o = literal(obj)
-            g = "" if graph is None else f"_:{graph.id}" if isinstance(graph, BlankNode) else iri(graph.value)
-            p = iri(quad.predicate.value)
-            key = (s, p, o, g)
+        for key in keys:
             if key in seen:
                 continue
             seen.add(key)
-            if "\\" in p:  # escaped, but Hash Related Blank Node takes the predicate as it is
-                self.raw_predicates[p] = f"<{quad.predicate.value}>"
+            s, p, o, g = key
             if s[0] != "_" and o[0] != "_" and g[:1] != "_":
                 ground_lines.append(f"{s} {p} {o} {g} .\n" if g else f"{s} {p} {o} .\n")
                 continue
@@ -288,13 +305,24 @@ def canonical_quads(
     quads: Sequence[Quad], *, limits: CanonLimits = DEFAULT_LIMITS, hash_algorithm: HashAlgorithm = "sha256"
 ) -> list[str]:
     """The canonical N-Quads lines of `quads` (RDFC-1.0), sorted, duplicates removed."""
-    return _Canonicalizer(quads, limits, hash_algorithm).run()
+    return _Canonicalizer(*_args(quads, limits, hash_algorithm)).run()
 
 
 def canonicalize(
     quads: Sequence[Quad], *, limits: CanonLimits = DEFAULT_LIMITS, hash_algorithm: HashAlgorithm = "sha256"
 ) -> str:
     """The serialized canonical form of `quads` (RDFC-1.0): what `eddsa-rdfc-2022` hashes."""
+    return "".join(_Canonicalizer(*_args(quads, limits, hash_algorithm)).run())
+
+
+def canonicalize_terms(
+    quads: Sequence[TermQuad],
+    *,
+    limits: CanonLimits = DEFAULT_LIMITS,
+    hash_algorithm: HashAlgorithm = "sha256",
+) -> str:
+    """`canonicalize` for quads already given as canonical N-Quads term strings (`TermQuad`; no
+    predicate may need escaping, as `fastld` guarantees)."""
     return "".join(_Canonicalizer(quads, limits, hash_algorithm).run())
 
 
@@ -302,6 +330,13 @@ def canonical_labels(
     quads: Sequence[Quad], *, limits: CanonLimits = DEFAULT_LIMITS, hash_algorithm: HashAlgorithm = "sha256"
 ) -> dict[str, str]:
     """Input blank node label -> canonical label (`c14nN`), RDFC-1.0's issued identifiers map."""
-    canonicalizer = _Canonicalizer(quads, limits, hash_algorithm)
+    canonicalizer = _Canonicalizer(*_args(quads, limits, hash_algorithm))
     canonicalizer.run()
     return canonicalizer.labels()
+
+
+def _args(
+    quads: Sequence[Quad], limits: CanonLimits, hash_algorithm: HashAlgorithm
+) -> tuple[list[TermQuad], CanonLimits, HashAlgorithm, dict[str, str]]:
+    keys, raw_predicates = _term_quads(quads)
+    return keys, limits, hash_algorithm, raw_predicates
