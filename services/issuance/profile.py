@@ -1,5 +1,10 @@
 """credstream's micro-credential profile as JSON Schema (the document a credential's
-`credentialSchema` names): checked before signing and by the verifier."""
+`credentialSchema` names): checked before signing and by the verifier.
+
+Validated with jsonschema-rs (Rust, Draft 2020-12 with format assertions): ~45 µs per
+credential where the pure-Python `jsonschema` took ~550 µs, a third of the issuing service's CPU
+per credential once proofs got fast (README, "Performance"); it also asserts `date-time` and
+`uri` formats, which Python's checker silently skips without optional packages."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+import jsonschema_rs
 
 SCHEMA_URL = "https://credstream.dev/schemas/micro-credential/v1.json"
 
@@ -18,10 +23,10 @@ def schema_bytes() -> bytes:
 
 
 @cache
-def _validator() -> Draft202012Validator:
+def _validator() -> jsonschema_rs.Draft202012Validator:
     schema = json.loads(schema_bytes())
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    jsonschema_rs.meta.validate(schema)  # the profile itself is a valid schema
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
 
 
 def claims_profile(document: Any) -> bool:
@@ -39,5 +44,5 @@ def claims_profile(document: Any) -> bool:
 
 def validate_profile(document: Any) -> list[str]:
     """Every way `document` departs from the profile, as `path: message` (empty when it conforms)."""
-    errors = sorted(_validator().iter_errors(document), key=lambda e: list(e.absolute_path))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+    errors = sorted(_validator().iter_errors(document), key=lambda e: [str(p) for p in e.instance_path])
+    return [f"{'/'.join(map(str, e.instance_path)) or '(root)'}: {e.message}" for e in errors]
