@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 import uuid
@@ -36,6 +37,29 @@ from deploy.tools.publish import event_record
 from services.assessment.domain import earned_id
 
 ISSUER = "open-university"  # seeded by deploy/local/up, with a QA attestation covering it
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU time (user + system) used so far by each component of the stack, its child processes
+    included (PostgreSQL's backends): a figure that stays meaningful on a busy machine."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+
+    def tree(pid: int) -> float:
+        return used.get(pid, 0.0) + sum(tree(child) for child, parent in parents.items() if parent == pid)
+
+    return {name: tree(pid) for name, pid in pids.items()}
 
 
 def achievement(tag: str) -> tuple[dict[str, Any], str]:
@@ -120,6 +144,8 @@ async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: fl
                         arrived[learner] = now
 
     watcher = asyncio.create_task(watch())
+    pids = Stack.for_profile(endpoints.profile).pids
+    cpu_before = cpu_seconds(pids)
     start = time.perf_counter()
     futures = []
     for i, learner in enumerate(learners):
@@ -148,6 +174,7 @@ async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: fl
     except TimeoutError:
         print(f"timeout: {len(arrived)}/{events} credential.issued events arrived")
     done = time.perf_counter()
+    cpu = {name: used - cpu_before.get(name, 0.0) for name, used in cpu_seconds(pids).items()}
     await producer.stop()
     await consumer.stop()
     stored, distinct = await stored_count(endpoints.profile, achievement_id)
@@ -159,6 +186,9 @@ async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: fl
     )
     print(f"produce time: {produced - start:.2f} s  end-to-end time: {done - start:.2f} s")
     print(f"throughput: {len(arrived) / (done - start):.0f} credentials/s")
+    if arrived:
+        per = ", ".join(f"{name} {seconds / len(arrived) * 1000:.2f}" for name, seconds in cpu.items())
+        print(f"CPU ms per credential: {per}; total {sum(cpu.values()) / len(arrived) * 1000:.2f}")
     if latencies_ms:
         print(
             "latency ms: "

@@ -10,7 +10,7 @@ an `IngestRejected`, which the pipeline dead-letters with its reason code.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,22 +32,23 @@ from services.assessment.domain import IngestRejected
 from services.assessment.lms import LmsDirectory, LmsProfile
 from services.assessment.publishing import earned_publisher
 from services.assessment.repository import AssessmentRepository
+from services.assessment.service import Submission
 from services.assessment.settings import Settings
-from services.runtime.messaging import ConsumerPipeline, Handler, InboundEvent, subscribe
+from services.runtime.messaging import Batched, ConsumerPipeline, Handler, InboundEvent, subscribe
 
 
 def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
     directory = settings.lms_directory()
 
-    async def on_assessment_result_submitted(
-        inbound: InboundEvent[AssessmentResultSubmitted], conn: asyncpg.Connection
+    async def on_assessment_results_submitted(
+        batch: Sequence[InboundEvent[AssessmentResultSubmitted]], conn: asyncpg.Connection
     ) -> None:
-        await service.record_result(
-            inbound.event,
-            raw=inbound.raw,
-            source_format="credstream",
+        # Each learner's award continues the trace of (the last of) its results in the batch.
+        traces = {(i.event.issuer_id, i.event.learner.id): i.trace for i in batch}
+        await service.record_results(
+            [Submission(i.event, i.raw, "credstream") for i in batch],
             repo=AssessmentRepository(conn),
-            publish=earned_publisher(conn, source=settings.event_source),
+            publish=earned_publisher(conn, source=settings.event_source, traces=traces),
         )
 
     async def on_achievement_defined(
@@ -63,7 +64,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         broker,
         pipeline,
         [
-            (ASSESSMENT_RESULTS, on_assessment_result_submitted),
+            (ASSESSMENT_RESULTS, Batched(on_assessment_results_submitted)),
             (LMS_XAPI, _foreign(directory, settings, _xapi)),
             (LMS_CALIPER, _foreign(directory, settings, _caliper)),
             (LMS_LTI_SCORES, _foreign(directory, settings, _lti)),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import asyncpg
 
+from contracts.v1.assessment import AchievementEarned
 from services.assessment.domain import Achievement, Criteria, Learner, Result
 
 
@@ -56,12 +57,15 @@ class AssessmentRepository:
         )
         return bool(stored)
 
-    async def find_achievements_requiring(self, *, issuer_id: str, activity_id: str) -> list[Achievement]:
+    async def achievements_requiring(
+        self, *, issuer_ids: Collection[str], activity_ids: Collection[str]
+    ) -> list[Achievement]:
+        """Active achievements of these issuers that require any of these activities."""
         rows = await self._conn.fetch(
-            "SELECT * FROM achievements WHERE issuer_id = $1 AND status = 'active' "
-            "AND required_activity_ids @> ARRAY[$2::text]",
-            issuer_id,
-            activity_id,
+            "SELECT * FROM achievements WHERE issuer_id = ANY($1::text[]) AND status = 'active' "
+            "AND required_activity_ids && $2::text[]",
+            list(issuer_ids),
+            list(activity_ids),
         )
         return [_achievement(r) for r in rows]
 
@@ -74,8 +78,10 @@ class AssessmentRepository:
         )
         return [(_achievement(r), r["earned_count"]) for r in rows]
 
-    async def upsert_learner(self, *, issuer_id: str, learner: Learner) -> None:
-        await self._conn.execute(
+    async def upsert_learners(self, learners: Sequence[tuple[str, Learner]]) -> None:
+        """Insert or complete each (issuer, learner) in the given order (the order the rows are
+        locked in), in one pipelined statement."""
+        await self._conn.executemany(
             """
             INSERT INTO learners (issuer_id, learner_id, email, name, did) VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (issuer_id, learner_id) DO UPDATE SET
@@ -83,110 +89,114 @@ class AssessmentRepository:
                 name = coalesce(EXCLUDED.name, learners.name),
                 did = coalesce(EXCLUDED.did, learners.did), updated_at = now()
             """,
-            issuer_id,
-            learner.learner_id,
-            learner.email,
-            learner.name,
-            learner.did,
+            [(issuer_id, who.learner_id, who.email, who.name, who.did) for issuer_id, who in learners],
         )
 
-    async def get_learner(self, *, issuer_id: str, learner_id: str) -> Learner | None:
-        row = await self._conn.fetchrow(
-            "SELECT * FROM learners WHERE issuer_id = $1 AND learner_id = $2", issuer_id, learner_id
-        )
-        if row is None:
-            return None
-        return Learner(learner_id=row["learner_id"], email=row["email"], name=row["name"], did=row["did"])
-
-    async def insert_result(
-        self,
-        *,
-        issuer_id: str,
-        learner_id: str,
-        result: Result,
-        attempt: int | None,
-        source_format: str,
-        raw: Any,
-        lms_id: str | None = None,
-    ) -> bool:
-        """Store a result; False if this issuer already has a result with this id."""
-        inserted = await self._conn.fetchval(
+    async def insert_results(
+        self, results: Sequence[tuple[str, str, Result, int | None, str, Any, str | None]]
+    ) -> set[tuple[str, str]]:
+        """Store results, each (issuer id, learner id, result, attempt, source format, raw payload,
+        LMS id); returns the (issuer id, result id) pairs stored now (a result id the issuer
+        already has is not stored again)."""
+        rows = await self._conn.fetch(
             """
             INSERT INTO results (issuer_id, result_id, learner_id, activity_id, score_scaled,
                 success, completion, attempt, occurred_at, source_format, raw, lms_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[],
+                $6::bool[], $7::bool[], $8::int[], $9::timestamptz[], $10::text[], $11::jsonb[], $12::text[])
             ON CONFLICT (issuer_id, result_id) DO NOTHING
-            RETURNING true
+            RETURNING issuer_id, result_id
+            """,
+            [r[0] for r in results],
+            [r[2].result_id for r in results],
+            [r[1] for r in results],
+            [r[2].activity_id for r in results],
+            [r[2].score_scaled for r in results],
+            [r[2].success for r in results],
+            [r[2].completion for r in results],
+            [r[3] for r in results],
+            [r[2].occurred_at for r in results],
+            [r[4] for r in results],
+            [r[5] for r in results],
+            [r[6] for r in results],
+        )
+        return {(r["issuer_id"], r["result_id"]) for r in rows}
+
+    async def results_of(
+        self, *, learners: Collection[tuple[str, str]], activity_ids: Collection[str]
+    ) -> dict[tuple[str, str], list[Result]]:
+        """Stored results of these (issuer, learner) pairs for these activities, per pair."""
+        pairs = list(learners)
+        rows = await self._conn.fetch(
+            """
+            SELECT r.issuer_id, r.learner_id, r.result_id, r.activity_id, r.score_scaled, r.success,
+                   r.completion, r.occurred_at
+            FROM unnest($1::text[], $2::text[]) AS w(issuer_id, learner_id)
+            JOIN results r ON r.issuer_id = w.issuer_id AND r.learner_id = w.learner_id
+            WHERE r.activity_id = ANY($3::text[])
+            """,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            list(activity_ids),
+        )
+        found: dict[tuple[str, str], list[Result]] = {}
+        for r in rows:
+            found.setdefault((r["issuer_id"], r["learner_id"]), []).append(
+                Result(
+                    result_id=r["result_id"],
+                    activity_id=r["activity_id"],
+                    score_scaled=r["score_scaled"],
+                    success=r["success"],
+                    completion=r["completion"],
+                    occurred_at=r["occurred_at"],
+                )
+            )
+        return found
+
+    async def learners_with_results(self, *, issuer_id: str, activity_ids: tuple[str, ...]) -> list[Learner]:
+        rows = await self._conn.fetch(
+            """
+            SELECT l.learner_id, l.email, l.name, l.did FROM learners l
+            WHERE l.issuer_id = $1 AND EXISTS (
+                SELECT 1 FROM results r WHERE r.issuer_id = l.issuer_id AND r.learner_id = l.learner_id
+                  AND r.activity_id = ANY($2::text[]))
             """,
             issuer_id,
-            result.result_id,
-            learner_id,
-            result.activity_id,
-            result.score_scaled,
-            result.success,
-            result.completion,
-            attempt,
-            result.occurred_at,
-            source_format,
-            raw,
-            lms_id,
-        )
-        return bool(inserted)
-
-    async def list_results(
-        self, *, issuer_id: str, learner_id: str, activity_ids: tuple[str, ...]
-    ) -> list[Result]:
-        rows = await self._conn.fetch(
-            "SELECT result_id, activity_id, score_scaled, success, completion, occurred_at "
-            "FROM results WHERE issuer_id = $1 AND learner_id = $2 AND activity_id = ANY($3::text[])",
-            issuer_id,
-            learner_id,
             list(activity_ids),
         )
-        return [Result(**dict(r)) for r in rows]
+        return [Learner(**dict(r)) for r in rows]
 
-    async def list_learners_with_results(self, *, issuer_id: str, activity_ids: tuple[str, ...]) -> list[str]:
+    async def earned_among(self, candidates: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """The (issuer, learner, achievement) candidates the learner already holds."""
         rows = await self._conn.fetch(
-            "SELECT DISTINCT learner_id FROM results WHERE issuer_id = $1 AND activity_id = ANY($2::text[])",
-            issuer_id,
-            list(activity_ids),
+            """
+            SELECT e.issuer_id, e.learner_id, e.achievement_id
+            FROM unnest($1::text[], $2::text[], $3::text[]) AS c(issuer_id, learner_id, achievement_id)
+            JOIN earned e USING (issuer_id, learner_id, achievement_id)
+            """,
+            [c[0] for c in candidates],
+            [c[1] for c in candidates],
+            [c[2] for c in candidates],
         )
-        return [r["learner_id"] for r in rows]
+        return {(r["issuer_id"], r["learner_id"], r["achievement_id"]) for r in rows}
 
-    async def has_earned(self, *, issuer_id: str, achievement_id: str, learner_id: str) -> bool:
-        return bool(
-            await self._conn.fetchval(
-                "SELECT true FROM earned WHERE issuer_id = $1 AND achievement_id = $2 AND learner_id = $3",
-                issuer_id,
-                achievement_id,
-                learner_id,
-            )
-        )
-
-    async def insert_earned(
-        self,
-        *,
-        issuer_id: str,
-        achievement_id: str,
-        learner_id: str,
-        earned_id: str,
-        revision: int,
-        earned_at: datetime,
-    ) -> bool:
-        """Record the award; False if the learner already holds it (the unique key decides)."""
-        inserted = await self._conn.fetchval(
+    async def insert_earned(self, events: Sequence[AchievementEarned]) -> set[str]:
+        """Record awards; returns the earned ids recorded now (a learner already holding the
+        achievement is not awarded again: the unique key decides)."""
+        rows = await self._conn.fetch(
             """
             INSERT INTO earned (issuer_id, achievement_id, learner_id, earned_id,
                 achievement_revision, earned_at)
-            VALUES ($1, $2, $3, $4, $5, $6)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],
+                                 $6::timestamptz[])
             ON CONFLICT DO NOTHING
-            RETURNING true
+            RETURNING earned_id
             """,
-            issuer_id,
-            achievement_id,
-            learner_id,
-            earned_id,
-            revision,
-            earned_at,
+            [e.issuer_id for e in events],
+            [e.achievement_id for e in events],
+            [e.learner.id for e in events],
+            [e.earned_id for e in events],
+            [e.achievement_revision for e in events],
+            [e.earned_at for e in events],
         )
-        return bool(inserted)
+        return {r["earned_id"] for r in rows}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from contracts.v1.assessment import (
@@ -17,61 +18,71 @@ from services.assessment.adapters.common import Normalised
 from services.assessment.domain import Achievement, Criteria, Learner, Result, earned_id, evidence
 from services.assessment.repository import AssessmentRepository
 
-PublishEarned = Callable[[AchievementEarned], Awaitable[None]]
+PublishEarned = Callable[[Sequence[AchievementEarned]], Awaitable[None]]
 
 
-async def record_result(
-    submitted: AssessmentResultSubmitted,
-    *,
-    raw: bytes,
-    source_format: str,
-    repo: AssessmentRepository,
-    publish: PublishEarned,
-    lms_id: str | None = None,
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One result to record: in credstream's contract, with the payload it came from and the LMS
+    that sent it (None for results sent in credstream's own contract)."""
+
+    result: AssessmentResultSubmitted
+    raw: bytes
+    source_format: str
+    lms_id: str | None = None
+
+
+async def record_results(
+    submissions: Sequence[Submission], *, repo: AssessmentRepository, publish: PublishEarned
 ) -> list[str]:
-    """Store a result and award every achievement it completes.
+    """Store results and award every achievement they complete, set by set (a batch of results
+    costs a few statements, not a few per result).
 
     Idempotent: a result id already stored for the issuer changes nothing. Returns the earned ids
-    published (empty for most results).
+    published (empty for most results). When one learner has several results in the batch, the
+    award is judged on all of them together; the evidence is the best passing result of each
+    activity either way.
     """
-    learner = Learner(
-        learner_id=submitted.learner.id,
-        email=submitted.learner.email,
-        name=submitted.learner.name,
-        did=submitted.learner.did,
-    )
-    result = Result(
-        result_id=submitted.result_id,
-        activity_id=submitted.activity_id,
-        score_scaled=submitted.score.normalised() if submitted.score else None,
-        success=submitted.success,
-        completion=submitted.completion,
-        occurred_at=submitted.occurred_at,
-    )
-    # First statement on purpose: the upsert row-locks the learner until commit, so two results of
-    # one learner arriving at once (two topics, HTTP beside Kafka, two instances) are evaluated
-    # one after the other, the second seeing the first's result (READ COMMITTED takes a new
-    # snapshot per statement); otherwise each could miss the other and the award be lost.
-    await repo.upsert_learner(issuer_id=submitted.issuer_id, learner=learner)
-    stored = await repo.insert_result(
-        issuer_id=submitted.issuer_id,
-        learner_id=learner.learner_id,
-        result=result,
-        attempt=submitted.attempt,
-        source_format=source_format,
-        raw=json.loads(raw),
-        lms_id=lms_id,
-    )
-    if not stored:
+    if not submissions:
         return []
-    awarded = []
-    for achievement in await repo.find_achievements_requiring(
-        issuer_id=submitted.issuer_id, activity_id=submitted.activity_id
-    ):
-        earned = await _award_if_met(achievement, learner, repo=repo, publish=publish)
-        if earned:
-            awarded.append(earned)
-    return awarded
+    # First statement on purpose, in one order: the upserts row-lock the learners until commit, so
+    # results of one learner arriving at once (two topics, HTTP beside Kafka, two instances) are
+    # evaluated one after the other, each seeing the other's results (READ COMMITTED takes a new
+    # snapshot per statement); otherwise each could miss the other and the award be lost. The
+    # order (by issuer and learner) keeps two batches naming the same learners from deadlocking.
+    ordered = sorted(submissions, key=lambda s: (s.result.issuer_id, s.result.learner.id))
+    await repo.upsert_learners([(s.result.issuer_id, learner_of(s.result)) for s in ordered])
+    stored = await repo.insert_results(
+        [
+            (
+                s.result.issuer_id,
+                s.result.learner.id,
+                result_of(s.result),
+                s.result.attempt,
+                s.source_format,
+                json.loads(s.raw),
+                s.lms_id,
+            )
+            for s in ordered
+        ]
+    )
+    fresh = [s for s in ordered if (s.result.issuer_id, s.result.result_id) in stored]
+    if not fresh:
+        return []
+    requiring = await repo.achievements_requiring(
+        issuer_ids={s.result.issuer_id for s in fresh}, activity_ids={s.result.activity_id for s in fresh}
+    )
+    learners: dict[tuple[str, str], Learner] = {}
+    for s in fresh:
+        learners[(s.result.issuer_id, s.result.learner.id)] = learner_of(s.result)
+    candidates = {
+        (s.result.issuer_id, s.result.learner.id, achievement.achievement_id): achievement
+        for s in fresh
+        for achievement in requiring
+        if achievement.issuer_id == s.result.issuer_id
+        and s.result.activity_id in achievement.criteria.required_activity_ids
+    }
+    return await _award_where_met(candidates, learners, repo=repo, publish=publish)
 
 
 async def record_normalised(
@@ -85,19 +96,29 @@ async def record_normalised(
     (so a payload is applied entirely or not at all). The result ids (`xapi:<statement id>`,
     `caliper:<event id>`, `lti:<derived>`) make a re-sent payload a no-op, whether it came over
     Kafka or HTTP. Returns the earned ids published."""
-    awarded: list[str] = []
-    # Learners in one order: the learner rows are locked as results are recorded, and two
-    # envelopes naming the same learners in opposite orders must not deadlock.
-    for item in sorted(results, key=lambda n: n.result.learner.id):
-        awarded += await record_result(
-            item.result,
-            raw=item.raw,
-            source_format=item.source_format,
-            repo=repo,
-            publish=publish,
-            lms_id=lms_id,
-        )
-    return awarded
+    return await record_results(
+        [Submission(n.result, n.raw, n.source_format, lms_id) for n in results], repo=repo, publish=publish
+    )
+
+
+def learner_of(submitted: AssessmentResultSubmitted) -> Learner:
+    return Learner(
+        learner_id=submitted.learner.id,
+        email=submitted.learner.email,
+        name=submitted.learner.name,
+        did=submitted.learner.did,
+    )
+
+
+def result_of(submitted: AssessmentResultSubmitted) -> Result:
+    return Result(
+        result_id=submitted.result_id,
+        activity_id=submitted.activity_id,
+        score_scaled=submitted.score.normalised() if submitted.score else None,
+        success=submitted.success,
+        completion=submitted.completion,
+        occurred_at=submitted.occurred_at,
+    )
 
 
 async def define_achievement(
@@ -119,75 +140,66 @@ async def define_achievement(
     )
     if not await repo.upsert_achievement(achievement=achievement) or achievement.status != "active":
         return []
-    awarded = []
-    for learner_id in await repo.list_learners_with_results(
-        issuer_id=achievement.issuer_id, activity_ids=achievement.criteria.required_activity_ids
-    ):
-        learner = await repo.get_learner(issuer_id=achievement.issuer_id, learner_id=learner_id)
-        if learner is None:
-            continue
-        earned = await _award_if_met(achievement, learner, repo=repo, publish=publish)
-        if earned:
-            awarded.append(earned)
-    return awarded
+    learners = {
+        (achievement.issuer_id, learner.learner_id): learner
+        for learner in await repo.learners_with_results(
+            issuer_id=achievement.issuer_id, activity_ids=achievement.criteria.required_activity_ids
+        )
+    }
+    candidates = {(issuer, learner, achievement.achievement_id): achievement for issuer, learner in learners}
+    return await _award_where_met(candidates, learners, repo=repo, publish=publish)
 
 
-async def _award_if_met(
-    achievement: Achievement,
-    learner: Learner,
+async def _award_where_met(
+    candidates: dict[tuple[str, str, str], Achievement],
+    learners: dict[tuple[str, str], Learner],
     *,
     repo: AssessmentRepository,
     publish: PublishEarned,
-) -> str | None:
-    if await repo.has_earned(
-        issuer_id=achievement.issuer_id,
-        achievement_id=achievement.achievement_id,
-        learner_id=learner.learner_id,
-    ):
-        return None
-    results = await repo.list_results(
-        issuer_id=achievement.issuer_id,
-        learner_id=learner.learner_id,
-        activity_ids=achievement.criteria.required_activity_ids,
+) -> list[str]:
+    """Award each (issuer, learner, achievement) candidate whose stored results meet the
+    achievement's criteria and that the learner does not hold yet; publish achievement.earned."""
+    if not candidates:
+        return []
+    held = await repo.earned_among(list(candidates))
+    pending = {key: a for key, a in candidates.items() if key not in held}
+    if not pending:
+        return []
+    results = await repo.results_of(
+        learners={(issuer, learner) for issuer, learner, _ in pending},
+        activity_ids={activity for a in pending.values() for activity in a.criteria.required_activity_ids},
     )
-    chosen = evidence(achievement.criteria, results)
-    if chosen is None:
-        return None
     earned_at = datetime.now(UTC)
-    eid = earned_id(
-        issuer_id=achievement.issuer_id,
-        achievement_id=achievement.achievement_id,
-        learner_id=learner.learner_id,
-    )
-    if not await repo.insert_earned(
-        issuer_id=achievement.issuer_id,
-        achievement_id=achievement.achievement_id,
-        learner_id=learner.learner_id,
-        earned_id=eid,
-        revision=achievement.revision,
-        earned_at=earned_at,
-    ):
-        return None
-    await publish(
-        AchievementEarned(
-            earned_id=eid,
-            issuer_id=achievement.issuer_id,
-            achievement_id=achievement.achievement_id,
-            achievement_revision=achievement.revision,
-            learner=LearnerRef(
-                id=learner.learner_id, email=learner.email, name=learner.name, did=learner.did
-            ),
-            earned_at=earned_at,
-            evidence=[
-                EvidenceRef(
-                    result_id=r.result_id,
-                    activity_id=r.activity_id,
-                    score_scaled=r.score_scaled,
-                    success=r.success,
-                    occurred_at=r.occurred_at,
-                )
-                for r in chosen
-            ],
+    events = []
+    for (issuer_id, learner_id, achievement_id), achievement in pending.items():
+        chosen = evidence(achievement.criteria, results.get((issuer_id, learner_id), []))
+        if chosen is None:
+            continue
+        learner = learners[(issuer_id, learner_id)]
+        events.append(
+            AchievementEarned(
+                earned_id=earned_id(
+                    issuer_id=issuer_id, achievement_id=achievement_id, learner_id=learner_id
+                ),
+                issuer_id=issuer_id,
+                achievement_id=achievement_id,
+                achievement_revision=achievement.revision,
+                learner=LearnerRef(id=learner_id, email=learner.email, name=learner.name, did=learner.did),
+                earned_at=earned_at,
+                evidence=[
+                    EvidenceRef(
+                        result_id=r.result_id,
+                        activity_id=r.activity_id,
+                        score_scaled=r.score_scaled,
+                        success=r.success,
+                        occurred_at=r.occurred_at,
+                    )
+                    for r in chosen
+                ],
+            )
         )
-    )
-    return eid
+    # The unique key decides: an award another transaction recorded first is not published again.
+    recorded = await repo.insert_earned(events)
+    published = [event for event in events if event.earned_id in recorded]
+    await publish(published)
+    return [event.earned_id for event in published]
