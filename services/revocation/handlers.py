@@ -26,11 +26,11 @@ from services.revocation import service
 from services.revocation.domain import ChangeRequest
 from services.revocation.publisher import Signer, publish_list
 from services.revocation.repository import RevocationRepository, StatusList
-from services.revocation.service import RevocationContext
+from services.revocation.service import Issued, RevocationContext
 from services.revocation.settings import Settings
 from services.runtime import outbox
 from services.runtime.faults import crash_point
-from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
+from services.runtime.messaging import Batched, ConsumerPipeline, InboundEvent, subscribe
 
 
 def revocation_context(conn: asyncpg.Connection, settings: Settings, sign: Signer) -> RevocationContext:
@@ -85,12 +85,11 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
             ctx=revocation_context(conn, settings, sign),
         )
 
-    async def on_credential_issued(inbound: InboundEvent[CredentialIssued], conn: asyncpg.Connection) -> None:
-        event = inbound.event
-        await service.register_credential(
-            event.credential_id,
-            event.issuer_id,
-            event.credential,
+    async def on_credentials_issued(
+        batch: Sequence[InboundEvent[CredentialIssued]], conn: asyncpg.Connection
+    ) -> None:
+        await service.register_credentials(
+            [Issued(i.event.credential_id, i.event.issuer_id, i.event.credential) for i in batch],
             repo=RevocationRepository(conn),
             ctx=revocation_context(conn, settings, sign),
         )
@@ -121,7 +120,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         pipeline,
         [
             (STATUS_INDEX_REQUESTS, on_index_block_requested),
-            (CREDENTIALS_ISSUED, on_credential_issued),
+            (CREDENTIALS_ISSUED, Batched(on_credentials_issued)),
             (STATUS_REQUESTS, on_status_change_requested),
         ],
         settings=settings,

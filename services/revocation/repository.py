@@ -132,15 +132,23 @@ class RevocationRepository:
             columns=["list_id", "idx", "block_id"],
         )
 
-    async def entry_target(self, url: str, idx: int) -> EntryTarget | None:
-        """The list a status entry names (without its bitmaps) and whether `idx` was reserved."""
-        row = await self.conn.fetchrow(
-            "SELECT l.list_id, l.issuer_id, l.purpose, r.idx IS NOT NULL AS reserved FROM status_lists l "
-            "LEFT JOIN reservations r ON r.list_id = l.list_id AND r.idx = $2 WHERE l.url = $1",
-            url,
-            idx,
+    async def entry_targets(self, named: Sequence[tuple[str, int]]) -> dict[tuple[str, int], EntryTarget]:
+        """The lists (url, index) pairs name (without their bitmaps) and whether each index was
+        reserved; pairs naming no list are absent."""
+        rows = await self.conn.fetch(
+            """
+            SELECT n.url, n.idx, l.list_id, l.issuer_id, l.purpose, r.idx IS NOT NULL AS reserved
+            FROM unnest($1::text[], $2::int[]) AS n(url, idx)
+            JOIN status_lists l ON l.url = n.url
+            LEFT JOIN reservations r ON r.list_id = l.list_id AND r.idx = n.idx
+            """,
+            [n[0] for n in named],
+            [n[1] for n in named],
         )
-        return EntryTarget(**dict(row)) if row else None
+        return {
+            (r["url"], r["idx"]): EntryTarget(r["list_id"], r["issuer_id"], r["purpose"], r["reserved"])
+            for r in rows
+        }
 
     async def lists_for_update(self, list_ids: Iterable[str]) -> dict[str, StatusList]:
         # A fixed lock order (by id) keeps two concurrent batches from deadlocking.
@@ -175,19 +183,18 @@ class RevocationRepository:
 
     # entries
 
-    async def insert_entry(self, entry: Entry) -> bool:
-        """False when this credential already has this entry (a redelivered credential.issued)."""
-        status = await self.conn.execute(
+    async def insert_entries(self, entries: Sequence[Entry]) -> None:
+        """Record entries; one a credential already has (a redelivered credential.issued) stays."""
+        await self.conn.execute(
             "INSERT INTO entries (credential_id, purpose, issuer_id, list_id, idx) "
-            "VALUES ($1, $2, $3, $4, $5) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[]) "
             "ON CONFLICT (credential_id, purpose) DO NOTHING",
-            entry.credential_id,
-            entry.purpose,
-            entry.issuer_id,
-            entry.list_id,
-            entry.idx,
+            [e.credential_id for e in entries],
+            [e.purpose for e in entries],
+            [e.issuer_id for e in entries],
+            [e.list_id for e in entries],
+            [e.idx for e in entries],
         )
-        return bool(status.endswith(" 1"))
 
     async def entries_of(self, credential_ids: Iterable[str]) -> dict[tuple[str, str], Entry]:
         rows = await self.conn.fetch(
@@ -237,10 +244,12 @@ class RevocationRepository:
             payload,
         )
 
-    async def take_pending(self, credential_id: str) -> list[dict[str, Any]]:
+    async def take_pending(self, credential_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Remove and return the changes parked for these credentials, oldest first."""
         rows = await self.conn.fetch(
-            "DELETE FROM pending_changes WHERE credential_id = $1 RETURNING request, received_at",
-            credential_id,
+            "DELETE FROM pending_changes WHERE credential_id = ANY($1::text[]) "
+            "RETURNING request, received_at",
+            list(credential_ids),
         )
         return [r["request"] for r in sorted(rows, key=lambda r: r["received_at"])]
 

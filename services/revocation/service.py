@@ -140,40 +140,54 @@ async def reserve_block(
 # credentials' entries
 
 
-async def register_credential(
-    credential_id: str,
-    issuer_id: str,
-    credential: dict[str, Any],
-    *,
-    repo: RevocationRepository,
-    ctx: RevocationContext,
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """An issued credential as the revocation service learns of it (credential.issued)."""
+
+    credential_id: str
+    issuer_id: str
+    credential: dict[str, Any]
+
+
+async def register_credentials(
+    issued: Sequence[Issued], *, repo: RevocationRepository, ctx: RevocationContext
 ) -> list[ChangeOutcome]:
-    """Record the status entries of an issued credential, then apply changes that were requested
-    for it before it was known. Entries that name a list or index we never reserved are refused."""
-    for entry in entries_of(credential):
-        if entry.get("type") != ENTRY_TYPE:
-            continue
-        url, purpose, raw = (
-            entry.get("statusListCredential"),
-            entry.get("statusPurpose"),
-            entry.get("statusListIndex"),
-        )
-        if not isinstance(url, str) or not isinstance(raw, str) or not raw.isdigit():
-            raise RevocationError(
-                "status_entry_malformed", f"credential {credential_id} has a malformed status entry"
+    """Record the status entries of issued credentials, then apply changes that were requested
+    for them before they were known. Entries that name a list or index we never reserved are
+    refused. Set by set: a few statements for a batch of credentials."""
+    named: list[tuple[Issued, str, str, int]] = []  # (credential, list url, purpose, index)
+    for credential in issued:
+        for entry in entries_of(credential.credential):
+            if entry.get("type") != ENTRY_TYPE:
+                continue
+            url, purpose, raw = (
+                entry.get("statusListCredential"),
+                entry.get("statusPurpose"),
+                entry.get("statusListIndex"),
             )
-        idx = int(raw)
-        target = await repo.entry_target(url, idx)
-        if target is None or target.issuer_id != issuer_id:
-            raise RevocationError("status_list_unknown", f"{url} is not a status list of issuer {issuer_id}")
+            if not isinstance(url, str) or not isinstance(raw, str) or not raw.isdigit():
+                raise RevocationError(
+                    "status_entry_malformed",
+                    f"credential {credential.credential_id} has a malformed status entry",
+                )
+            named.append((credential, url, str(purpose), int(raw)))
+    targets = await repo.entry_targets([(url, idx) for _, url, _, idx in named])
+    entries = []
+    for credential, url, purpose, idx in named:
+        target = targets.get((url, idx))
+        if target is None or target.issuer_id != credential.issuer_id:
+            raise RevocationError(
+                "status_list_unknown", f"{url} is not a status list of issuer {credential.issuer_id}"
+            )
         if purpose != target.purpose:
             raise RevocationError(
                 "status_purpose_mismatch", f"{url} is a {target.purpose} list, not {purpose}"
             )
         if not target.reserved:
             raise RevocationError("status_index_not_reserved", f"index {idx} of {url} was never reserved")
-        await repo.insert_entry(Entry(credential_id, purpose, issuer_id, target.list_id, idx))
-    pending = await repo.take_pending(credential_id)
+        entries.append(Entry(credential.credential_id, purpose, credential.issuer_id, target.list_id, idx))
+    await repo.insert_entries(entries)
+    pending = await repo.take_pending([c.credential_id for c in issued])
     if not pending:
         return []
     return await apply_changes([_request_of(p) for p in pending], repo=repo, ctx=ctx)

@@ -263,14 +263,16 @@ async def test_two_issuance_instances_assign_distinct_indexes_under_concurrent_i
     revocation_process.start(**REVOCATION_ENV)
     await revocation_process.ready()
     second = ServiceProcess(stack, "issuance", tmp_path / "issuance-2.log")
+    second_port = free_port()
     # Same consumer group, another instance: the partitions of achievement.earned are shared.
     second.start(
-        ISSUANCE_HTTP_PORT=str(free_port()),
+        ISSUANCE_HTTP_PORT=str(second_port),
         ISSUANCE_INSTANCE_ID="second",
         ISSUANCE_STATUS_BLOCK_SIZE="8",
         ISSUANCE_STATUS_LOW_WATER="4",
     )
     try:
+        await second.ready(port=second_port)  # issuing is fast: it must not be over before it starts
         scenario = IssuerScenario()
         await scenario.define(issuance_url)
         credentials = await _issue_many(scenario, producer, watch, 60)
