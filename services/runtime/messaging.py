@@ -44,6 +44,7 @@ from services.runtime.config import ServiceSettings
 from services.runtime.db import transaction
 from services.runtime.dead_letter import DeadLetterPublisher
 from services.runtime.errors import PermanentError, is_transient
+from services.runtime.kafka import KafkaAccess
 from services.runtime.telemetry import metrics, tracer
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """The FastStream broker a service consumes with (publishing goes through the outbox)."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=KafkaAccess.of(settings).faststream_security(),
         client_id=f"credstream-{settings.service_name}-{settings.instance_id}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         graceful_timeout=15.0,
