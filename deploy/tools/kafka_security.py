@@ -358,9 +358,8 @@ def rotate(admin_access: KafkaAccess, store: CredentialStore, name: str) -> None
     """A new password for one principal, on the broker and in the store (restart its clients)."""
     password = store.rotate(name)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, SCRAM_ITERATIONS)
-    futures = admin_client(admin_access).alter_user_scram_credentials(
-        [UserScramCredentialUpsertion(name, info, password.encode())]
-    )
+    admin = admin_client(admin_access)  # kept referenced until the futures resolve
+    futures = admin.alter_user_scram_credentials([UserScramCredentialUpsertion(name, info, password.encode())])
     for future in futures.values():
         future.result(timeout=30)
 
