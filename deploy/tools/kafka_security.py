@@ -4,6 +4,7 @@
         --credentials var/default/kafka/credentials.json     # users + ACLs, converging
     python -m deploy.tools.kafka_security rotate svc-assessment --credentials ...
     python -m deploy.tools.kafka_security matrix             # the ACL matrix as Markdown
+    python -m deploy.tools.kafka_security provision --passwords-from-env   # compose: KAFKA_PASSWORD_<NAME>
 
 Each principal is a SASL/SCRAM-SHA-256 user. `provision` adds missing users, adds missing ACLs and
 deletes ACLs of managed principals that the file no longer grants, so re-running it converges.
@@ -201,9 +202,10 @@ def _check_role(p: Principal) -> None:
 
 @dataclass
 class CredentialStore:
-    """Passwords per principal in one JSON file readable by its owner only (git-ignored var/)."""
+    """Passwords per principal in one JSON file readable by its owner only (git-ignored var/),
+    or, where a deployment hands secrets in as environment (compose), taken from there."""
 
-    path: Path
+    path: Path | None
     passwords: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -211,9 +213,17 @@ class CredentialStore:
         passwords = json.loads(path.read_text()) if path.exists() else {}
         return cls(path=path, passwords=passwords)
 
+    @classmethod
+    def from_env(cls, names: Iterable[str]) -> CredentialStore:
+        """`KAFKA_PASSWORD_<NAME>` per principal (`svc-assessment`: KAFKA_PASSWORD_SVC_ASSESSMENT)."""
+        passwords = {n: os.environ[password_variable(n)] for n in names if password_variable(n) in os.environ}
+        return cls(path=None, passwords=passwords)
+
     def ensure(self, names: Iterable[str]) -> list[str]:
         """Generate a password for every name that has none; returns the names generated."""
         new = [n for n in names if n not in self.passwords]
+        if new and self.path is None:
+            raise SecurityConfigError(f"no password given for {', '.join(map(password_variable, new))}")
         for name in new:
             self.passwords[name] = new_password()
         if new:
@@ -231,6 +241,8 @@ class CredentialStore:
         self.save()
 
     def save(self) -> None:
+        if self.path is None:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -248,6 +260,10 @@ class CredentialStore:
             username=name,
             password=SecretStr(self.passwords[name]),
         )
+
+
+def password_variable(principal: str) -> str:
+    return "KAFKA_PASSWORD_" + "".join(c if c.isalnum() else "_" for c in principal.upper())
 
 
 def new_password() -> str:
@@ -359,7 +375,9 @@ def rotate(admin_access: KafkaAccess, store: CredentialStore, name: str) -> None
     password = store.rotate(name)
     info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, SCRAM_ITERATIONS)
     admin = admin_client(admin_access)  # kept referenced until the futures resolve
-    futures = admin.alter_user_scram_credentials([UserScramCredentialUpsertion(name, info, password.encode())])
+    futures = admin.alter_user_scram_credentials(
+        [UserScramCredentialUpsertion(name, info, password.encode())]
+    )
     for future in futures.values():
         future.result(timeout=30)
 
@@ -394,14 +412,20 @@ def main(argv: list[str] | None = None) -> int:
         "--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     )
     parser.add_argument("--credentials", type=Path, help="the credential store (JSON, mode 0600)")
+    parser.add_argument(
+        "--passwords-from-env", action="store_true", help="KAFKA_PASSWORD_<NAME> per principal instead"
+    )
     args = parser.parse_args(argv)
     model = load(args.file)
     if args.command == "matrix":
         print(matrix(model))
         return 0
-    if args.credentials is None:
-        parser.error("--credentials is required")
-    store = CredentialStore.open(args.credentials)
+    if args.passwords_from_env:
+        store = CredentialStore.from_env([model.super_user, *(p.name for p in model.principals)])
+    elif args.credentials is not None:
+        store = CredentialStore.open(args.credentials)
+    else:
+        parser.error("--credentials or --passwords-from-env is required")
     admin = store.access(model.super_user, args.bootstrap_servers)
     if args.command == "provision":
         print(f"kafka security: {provision(admin, model, store).summary()}")

@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         store = CredentialStore.open(args.kafka_credentials) if args.kafka_credentials else None
 
         def agency_kafka(agency_id: str) -> KafkaAccess:
-            if store is None:
-                return KafkaAccess(args.kafka)
+            if store is None:  # KAFKA_USERNAME/KAFKA_PASSWORD: the (one) agency's own, or none
+                return KafkaAccess.from_env(args.kafka)
             return store.access(security.qa_agency(agency_id).name, args.kafka)
 
         agencies, attestations = asyncio.run(seed_qa(args.qa_url, agency_kafka, args.qa_file))
