@@ -376,6 +376,7 @@ def start_kafka(stack: Stack) -> None:
     store.ensure([super_user])
     admin = stack.kafka(super_user)
     fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the admin password
+    os.fchmod(fd, 0o600)  # also when an older, world-readable file is rewritten
     with os.fdopen(fd, "w") as out:
         out.write(kafka_properties(stack, data, admin))
     classpath = f"{libs}/*"

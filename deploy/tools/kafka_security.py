@@ -246,6 +246,7 @@ class CredentialStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(self.passwords, out, indent=2, sort_keys=True)
         os.replace(temporary, self.path)
@@ -307,7 +308,9 @@ def admin_client(access: KafkaAccess) -> AdminClient:
 def provision(admin_access: KafkaAccess, model: SecurityModel, store: CredentialStore) -> Provisioned:
     """Converge the broker on the model: SCRAM users with the store's passwords, exactly the
     file's ACLs for every managed principal. Principals removed from the file (known by the
-    store) lose their user and ACLs."""
+    store) lose their user and ACLs. Passwords handed in as environment are the truth, so every
+    user is upserted (a changed variable is a rotation); a store file only adds missing users
+    (`rotate` changes one)."""
     admin = admin_client(admin_access)
     done = Provisioned()
     wanted = [p.name for p in model.principals]
@@ -323,7 +326,7 @@ def provision(admin_access: KafkaAccess, model: SecurityModel, store: Credential
             name, ScramCredentialInfo(mechanism, SCRAM_ITERATIONS), store.passwords[name].encode()
         )
         for name in wanted
-        if name not in existing
+        if name not in existing or store.path is None
     ]
     deletions = [UserScramCredentialDeletion(name, mechanism) for name in removed if name in existing]
     if upserts or deletions:
@@ -432,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.principal:
             parser.error("rotate needs a principal")
+        if store.path is None:
+            parser.error("with --passwords-from-env, change KAFKA_PASSWORD_<NAME> and run provision")
         rotate(admin, store, model.principal(args.principal).name)
         print(f"rotated {args.principal}; restart its clients")
     return 0

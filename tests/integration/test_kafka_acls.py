@@ -45,7 +45,7 @@ from contracts.topics import (
 )
 from contracts.v1.assessment import AssessmentResultSubmitted, LearnerRef, Score
 from deploy.local.runner import Stack
-from deploy.tools.kafka_security import CredentialStore, admin_client, provision
+from deploy.tools.kafka_security import CredentialStore, admin_client, password_variable, provision, rotate
 from deploy.tools.publish import publish_event
 from services.runtime.kafka import KafkaAccess
 from tests.fixtures.kafka import LMS_PRINCIPAL, QA_AGENCY_PRINCIPAL, SECURITY, SUBSCRIBER_PRINCIPAL
@@ -331,8 +331,6 @@ async def wait_until_allowed(attempt: Callable[[], Awaitable[object]]) -> None:
 
 
 async def test_a_rotated_password_replaces_the_old_one(stack: Stack) -> None:
-    from deploy.tools.kafka_security import rotate
-
     before = stack.kafka(AGENCY.name)
     rotate(stack.kafka_admin(), CredentialStore.open(stack.kafka_credentials), AGENCY.name)
     after = stack.kafka(AGENCY.name)
@@ -352,3 +350,26 @@ async def test_publishing_a_valid_result_as_the_lms_goes_through_the_shared_publ
             key="acl-learner",
             source=SOURCE,
         )
+
+
+async def test_passwords_from_the_environment_are_upserted_as_given(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compose hands every password in as KAFKA_PASSWORD_<NAME>; provisioning sets each user to it.
+    names = [SECURITY.super_user, *(p.name for p in SECURITY.principals)]
+    stored = CredentialStore.open(stack.kafka_credentials)
+    new = {name: stored.passwords[name] for name in names} | {LMS.name: "from-the-environment"}
+    for name, password in new.items():
+        monkeypatch.setenv(password_variable(name), password)
+    try:
+        done = provision(stack.kafka_admin(), SECURITY, CredentialStore.from_env(names))
+        assert sorted(done.users_added) == sorted(p.name for p in SECURITY.principals)
+        lms = KafkaAccess(
+            stack.bootstrap_servers, "SASL_PLAINTEXT", username=LMS.name, password=SecretStr(new[LMS.name])
+        )
+        await produce(lms, ASSESSMENT_RESULTS.name, result_record())
+        with pytest.raises(KafkaConnectionError):
+            await produce(stack.kafka(LMS.name), ASSESSMENT_RESULTS.name, result_record())
+    finally:  # the stack's own store is the truth again
+        rotate(stack.kafka_admin(), CredentialStore.open(stack.kafka_credentials), LMS.name)
+    await produce(stack.kafka(LMS.name), ASSESSMENT_RESULTS.name, result_record())
