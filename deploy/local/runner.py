@@ -204,7 +204,11 @@ def alive(pid: int | None) -> bool:
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        if s.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        # A port in the ephemeral range with no listener can be "connected" to itself (TCP
+        # simultaneous open); that socket then holds the port the server is about to bind.
+        return bool(s.getsockname() != s.getpeername())
 
 
 def wait_for(
@@ -344,6 +348,12 @@ def kafka_properties(stack: Stack, data: Path, admin: KafkaAccess) -> str:
     )
 
 
+def _tail(path: Path, offset: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read()
+
+
 def cluster_id() -> str:
     # Kafka's Uuid.randomUuid(): url-safe base64 of 16 random bytes, never starting with '-'.
     while True:
@@ -404,6 +414,8 @@ def start_kafka(stack: Stack) -> None:
             stdout=subprocess.DEVNULL,
         )
     log_file = stack.logs / "kafka.log"
+    # The log is appended to: only this start's lines may say the broker started.
+    started_from = log_file.stat().st_size if log_file.exists() else 0
     heap = os.environ.get("CREDSTREAM_KAFKA_HEAP", "-Xms256m -Xmx768m").split()
     pid = spawn(
         [
@@ -425,7 +437,7 @@ def start_kafka(stack: Stack) -> None:
     stack.save()
     wait_for(
         "kafka",
-        lambda: port_open(stack.ports["kafka"]) and "Kafka Server started" in log_file.read_text(),
+        lambda: port_open(stack.ports["kafka"]) and b"Kafka Server started" in _tail(log_file, started_from),
         90,
         pid,
         log_file,

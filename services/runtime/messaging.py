@@ -250,6 +250,8 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         security=KafkaAccess.of(settings).faststream_security(),
+        # Topics are provisioned by deploy/tools/topics.py; a service has no CREATE ACL.
+        allow_auto_create_topics=False,
         client_id=f"credstream-{settings.service_name}-{settings.instance_id}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         graceful_timeout=15.0,
