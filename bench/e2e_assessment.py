@@ -1,12 +1,13 @@
 """End-to-end benchmark: assessment results in -> achievement.earned out, on the real stack.
 
     deploy/local/up                                   # the platform (default profile)
-    .venv/bin/python -m bench.e2e_assessment --events 5000
+    .venv/bin/python -m bench.e2e_assessment --events 5000     # [--profile test]
 
 Defines a fresh achievement needing one activity, produces N passing results for N distinct
 learners (as fast as the producer goes, or at --rate events/s), and watches the earned topic
 until every learner's achievement.earned has arrived. Prints throughput and latency (time from
-the result's send to the earned record's arrival at the watcher).
+the result's send to the earned record's arrival at the watcher). It plays the platform's outside
+parties at once, so it connects as the profile's Kafka super user (var/<profile>/kafka/).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from contracts.v1.assessment import (
     LearnerRef,
     Score,
 )
+from deploy.local.runner import Stack
 from deploy.tools.publish import event_record, publish_event
+from services.runtime.kafka import KafkaAccess
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -37,7 +40,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -> None:  # noqa: ASYNC109
+async def run(access: KafkaAccess, events: int, rate: float | None, timeout: float) -> None:  # noqa: ASYNC109
     tag = uuid.uuid4().hex[:10]
     issuer = f"https://bench-{tag}.credstream.example"
     activity = f"{issuer}/activities/exam"
@@ -48,7 +51,7 @@ async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -
         name="bench",
         criteria=AchievementCriteria(required_activity_ids=[activity], min_scaled_score=0.5),
     )
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
     await consumer.start()
     await consumer._client.force_metadata_update()  # so the partitions are known
     partitions = consumer._client.cluster.partitions_for_topic(ACHIEVEMENTS_EARNED.name) or set()
@@ -57,7 +60,7 @@ async def run(bootstrap: str, events: int, rate: float | None, timeout: float) -
     for tp, end in (await consumer.end_offsets(tps)).items():
         consumer.seek(tp, end)
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     await publish_event(
         producer, ACHIEVEMENT_DEFINITIONS, definition, key=definition.achievement_id, source="urn:bench"
@@ -126,14 +129,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
+    parser.add_argument("--profile", default="default", help="the local platform's profile")
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument(
         "--rate", type=float, default=None, help="offered events/s (default: as fast as possible)"
     )
     parser.add_argument("--timeout", type=float, default=600.0)
     args = parser.parse_args()
-    asyncio.run(run(args.bootstrap_servers, args.events, args.rate, args.timeout))
+    asyncio.run(run(Stack.for_profile(args.profile).kafka_admin(), args.events, args.rate, args.timeout))
 
 
 if __name__ == "__main__":

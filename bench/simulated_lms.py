@@ -16,17 +16,17 @@ import asyncio
 import time
 
 from deploy.cli.endpoints import Endpoints
-from deploy.cli.simulation import SimulationOptions, comparison, load_rules, make_plan
+from deploy.cli.simulation import SimulationOptions, comparison, lms_principal, load_rules, make_plan
 from deploy.cli.streams import RunObserver, publish_plan
 
 
 async def run(endpoints: Endpoints, options: SimulationOptions) -> bool:
     rules = await load_rules(endpoints, options)
     simulation = make_plan(rules, options)
-    observer = await RunObserver(endpoints.kafka, simulation).start()
+    observer = await RunObserver(endpoints.operator_kafka(), simulation).start()
     try:
         started = time.perf_counter()
-        sent = await publish_plan(simulation, endpoints.kafka)
+        sent = await publish_plan(simulation, endpoints.kafka_as(lms_principal(options)))
         published = time.perf_counter()
         observed = await observer.until_settled(simulation, within_s=options.within_s, settle_s=0)
         processed = time.perf_counter()

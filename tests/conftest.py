@@ -43,9 +43,9 @@ def stack() -> Iterator[runner.Stack]:
 
 @pytest.fixture(scope="session")
 async def producer(stack: runner.Stack) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    """A producer playing the platform and its outside parties at once: the super user (tests
+    of each principal's own rights are in tests/integration/test_kafka_acls.py)."""
+    producer = AIOKafkaProducer(**stack.kafka_admin().client_options(), acks="all", enable_idempotence=True)
     await producer.start()
     yield producer
     await producer.stop()

@@ -146,7 +146,7 @@ async def validate(endpoints: Endpoints, rows: list[AwardRow]) -> dict[str, int]
 async def publish(
     endpoints: Endpoints, rows: list[AwardRow], revisions: dict[str, int], advance: Any
 ) -> None:
-    async with producer(endpoints.kafka) as client:
+    async with producer(endpoints.operator_kafka()) as client:
         for row in rows:
             if row.outcome == "invalid":
                 continue

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from deploy.cli.errors import OperationFailed, PlatformUnreachable
 from deploy.local.runner import Stack
+from services.runtime.kafka import KafkaAccess
 
 DEFAULT_TOKENS = {
     "issuance": "dev-issuance-admin-token",
@@ -33,19 +35,40 @@ class Endpoints:
     issuance_token: str
     revocation_token: str
     qa_token: str
+    kafka_credentials: str
 
     @classmethod
     def resolve(cls, profile: str, **given: str | None) -> Endpoints:
-        """Explicit values win; missing ones come from the profile's ports on 127.0.0.1."""
-        ports = Stack.for_profile(profile).ports
+        """Explicit values win; missing ones come from the profile's ports on 127.0.0.1 (and
+        its Kafka credential store)."""
+        stack = Stack.for_profile(profile)
+        ports = stack.ports
         defaults: dict[str, str] = {
             f"{name}_url": f"http://127.0.0.1:{ports[name]}"
             for name in ("assessment", "issuance", "qa", "revocation")
         }
         defaults["kafka"] = f"127.0.0.1:{ports['kafka']}"
+        defaults["kafka_credentials"] = str(stack.kafka_credentials)
         defaults |= {f"{name}_token": token for name, token in DEFAULT_TOKENS.items()}
         values = {key: (given.get(key) or default) for key, default in defaults.items()}
         return cls(profile=profile, **values)
+
+    def kafka_as(self, principal: str) -> KafkaAccess:
+        """Kafka as one principal of deploy/config/kafka-security.json, with its password from
+        the credential store; a broker without a store is taken to be unsecured (PLAINTEXT)."""
+        from deploy.tools.kafka_security import CredentialStore
+
+        store = Path(self.kafka_credentials)
+        if not store.exists():
+            return KafkaAccess(self.kafka)
+        try:
+            return CredentialStore.open(store).access(principal, self.kafka)
+        except KeyError as error:
+            raise PlatformUnreachable(f"Kafka: {error.args[0]}") from error
+
+    def operator_kafka(self) -> KafkaAccess:
+        """The operator's principal: reads every topic, writes awards and status requests."""
+        return self.kafka_as("operator")
 
     def client(self, service: str) -> httpx.AsyncClient:
         """An HTTP client for one service, with its admin token when it has one."""

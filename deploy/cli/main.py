@@ -53,6 +53,13 @@ def main(
         str | None, typer.Option(envvar="REVOCATION_ADMIN_TOKEN", help="Revocation admin token.")
     ] = None,
     qa_token: Annotated[str | None, typer.Option(envvar="QA_ADMIN_TOKEN", help="QA admin token.")] = None,
+    kafka_credentials: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CREDSTREAM_KAFKA_CREDENTIALS",
+            help="Kafka credential store (default: the profile's var/<profile>/kafka/credentials.json).",
+        ),
+    ] = None,
 ) -> None:
     """Operate a credstream platform. URLs default to the local profile's ports on 127.0.0.1."""
     endpoints = Endpoints.resolve(
@@ -65,6 +72,7 @@ def main(
         issuance_token=issuance_token,
         revocation_token=revocation_token,
         qa_token=qa_token,
+        kafka_credentials=kafka_credentials,
     )
     ctx.obj = CliContext(endpoints=endpoints, json_output=json_output)
 

@@ -64,6 +64,21 @@ def lms_target(options: SimulationOptions) -> LmsTarget | None:
         raise UsageError(f"LMS configuration {path}: {error}") from error
 
 
+def lms_principal(options: SimulationOptions) -> str:
+    """The Kafka principal the run is published as: the simulated LMS's own. An LMS that has no
+    principal of its own (an ad-hoc --lms-source, or no LMS for the issuer) is published as the
+    first configured LMS's: every LMS may write the same results topics, no other topic."""
+    from deploy.tools.kafka_security import load
+
+    security = load()
+    lms = lms_target(options)
+    own = [p for p in security.of_kind("lms") if lms is not None and p.lms_id == lms.lms_id]
+    principals = own or security.of_kind("lms")
+    if not principals:
+        raise UsageError("deploy/config/kafka-security.json has no LMS principal to publish as")
+    return principals[0].name
+
+
 def result_encoders(options: SimulationOptions) -> list[ResultEncoder]:
     lms = lms_target(options)
     formats = options.formats or (FORMATS if lms is not None else ("credstream",))
@@ -117,9 +132,9 @@ async def run_plan(
     processed: Progress | None = None,
 ) -> Observed:
     """Publish the run and wait until the platform has processed it (see `RunObserver`)."""
-    observer = await RunObserver(endpoints.kafka, simulation).start()
+    observer = await RunObserver(endpoints.operator_kafka(), simulation).start()
     try:
-        await publish_plan(simulation, endpoints.kafka, progress=sent)
+        await publish_plan(simulation, endpoints.kafka_as(lms_principal(options)), progress=sent)
         return await observer.until_settled(
             simulation, within_s=options.within_s, settle_s=options.settle_s, progress=processed
         )
@@ -149,8 +164,14 @@ async def seed_demo(endpoints: Endpoints) -> dict[str, int]:
         issuers, achievements = await seed(
             endpoints.issuance_url, DEFAULT_FILE, token=endpoints.issuance_token
         )
+        from deploy.tools.kafka_security import load
+
+        security = load()
         agencies, attestations = await seed_qa(
-            endpoints.qa_url, endpoints.kafka, DEFAULT_QA_FILE, token=endpoints.qa_token
+            endpoints.qa_url,
+            lambda agency: endpoints.kafka_as(security.qa_agency(agency).name),
+            DEFAULT_QA_FILE,
+            token=endpoints.qa_token,
         )
     except SystemExit as error:  # the seed tool's own failure message
         raise OperationFailed(f"seeding failed: {error}") from error

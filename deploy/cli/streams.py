@@ -1,5 +1,6 @@
 """Kafka for the CLI: publishing a simulator run, counting what the platform made of it, and
-reading a topic (`tail`). Connection failures become `PlatformUnreachable` (exit code 3)."""
+reading a topic (`tail`). Connection failures become `PlatformUnreachable` (exit code 3). Each
+client connects as a Kafka principal (`KafkaAccess`): the operator reads, an LMS publishes."""
 
 from __future__ import annotations
 
@@ -17,18 +18,19 @@ from contracts.envelope import CE_ID, CE_SOURCE
 from contracts.topics import ACHIEVEMENTS_EARNED, all_topic_names, dead_letter_topic
 from deploy.cli.errors import PlatformUnreachable, UsageError
 from deploy.cli.simulator import Plan
+from services.runtime.kafka import KafkaAccess
 
 Progress = Callable[[int], None]
 ASSESSMENT_DLQ = dead_letter_topic("assessment")
 
 
 @asynccontextmanager
-async def producer(bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True)
+async def producer(access: KafkaAccess) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True)
     try:
         await client.start()
     except KafkaConnectionError as error:
-        raise PlatformUnreachable(f"Kafka does not answer at {bootstrap_servers} ({error})") from error
+        raise PlatformUnreachable(f"Kafka does not answer at {access.bootstrap_servers} ({error})") from error
     try:
         yield client
     finally:
@@ -36,12 +38,12 @@ async def producer(bootstrap_servers: str) -> AsyncIterator[AIOKafkaProducer]:
 
 
 @asynccontextmanager
-async def consumer(bootstrap_servers: str) -> AsyncIterator[AIOKafkaConsumer]:
-    client = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+async def consumer(access: KafkaAccess) -> AsyncIterator[AIOKafkaConsumer]:
+    client = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
     try:
         await client.start()
     except KafkaConnectionError as error:
-        raise PlatformUnreachable(f"Kafka does not answer at {bootstrap_servers} ({error})") from error
+        raise PlatformUnreachable(f"Kafka does not answer at {access.bootstrap_servers} ({error})") from error
     try:
         yield client
     finally:
@@ -74,10 +76,10 @@ async def assign(client: AIOKafkaConsumer, topic: str, *, from_beginning: bool) 
         client.seek(tp, offsets[tp])
 
 
-async def publish_plan(plan: Plan, bootstrap_servers: str, *, progress: Progress | None = None) -> int:
+async def publish_plan(plan: Plan, access: KafkaAccess, *, progress: Progress | None = None) -> int:
     """Publish every record of the plan in its learner's format, keyed by the learner reference
-    the platform derives; returns the number sent."""
-    async with producer(bootstrap_servers) as client:
+    the platform derives, as an LMS principal (`access`); returns the number sent."""
+    async with producer(access) as client:
         pending: list[asyncio.Future[Any]] = []
         for send in plan.sends:
             encoder = plan.encoder_of(send)
@@ -118,8 +120,8 @@ class RunObserver:
     (a `ce_source` of the run or of an LMS it used, and a `ce_id` of the run), from the end
     offsets at `start()` (so start it before publishing)."""
 
-    def __init__(self, bootstrap_servers: str, plan: Plan) -> None:
-        self._servers = bootstrap_servers
+    def __init__(self, access: KafkaAccess, plan: Plan) -> None:
+        self._access = access
         self._learners = set(plan.learners)
         self._sources = {s.encode() for s in plan.sources}
         self._id_prefix = f"{plan.run_id}-".encode()
@@ -128,14 +130,16 @@ class RunObserver:
         self._dlq: AIOKafkaConsumer | None = None
 
     async def start(self) -> RunObserver:
-        self._earned = AIOKafkaConsumer(bootstrap_servers=self._servers, enable_auto_commit=False)
-        self._dlq = AIOKafkaConsumer(bootstrap_servers=self._servers, enable_auto_commit=False)
+        self._earned = AIOKafkaConsumer(**self._access.client_options(), enable_auto_commit=False)
+        self._dlq = AIOKafkaConsumer(**self._access.client_options(), enable_auto_commit=False)
         try:
             await self._earned.start()
             await self._dlq.start()
         except KafkaConnectionError as error:
             await self.stop()
-            raise PlatformUnreachable(f"Kafka does not answer at {self._servers} ({error})") from error
+            raise PlatformUnreachable(
+                f"Kafka does not answer at {self._access.bootstrap_servers} ({error})"
+            ) from error
         await assign(self._earned, ACHIEVEMENTS_EARNED.name, from_beginning=False)
         await assign(self._dlq, ASSESSMENT_DLQ, from_beginning=False)
         return self

@@ -51,7 +51,7 @@ async def follow(
     cli: CliContext, topic: str, *, from_beginning: bool, limit: int | None, idle_s: float | None
 ) -> int:
     shown = 0
-    async with consumer(cli.endpoints.kafka) as client:
+    async with consumer(cli.endpoints.operator_kafka()) as client:
         await assign(client, topic, from_beginning=from_beginning)
         loop = asyncio.get_running_loop()
         last = loop.time()

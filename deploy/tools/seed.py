@@ -23,9 +23,12 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+
+from services.runtime.kafka import KafkaAccess
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "config" / "seed" / "issuance.json"
 DEFAULT_TOKEN = "dev-issuance-admin-token"
@@ -50,10 +53,10 @@ async def seed(base_url: str, path: Path, *, token: str | None = None) -> tuple[
 
 
 async def seed_qa(
-    qa_url: str, bootstrap_servers: str, path: Path, *, token: str | None = None
+    qa_url: str, agency_kafka: Callable[[str], KafkaAccess], path: Path, *, token: str | None = None
 ) -> tuple[int, int]:
-    """Register the agencies and publish the attestations not current yet. Returns (agencies,
-    attestations published)."""
+    """Register the agencies and publish the attestations not current yet, each as its agency's
+    Kafka principal (`agency_kafka(agency_id)`). Returns (agencies, attestations published)."""
     from deploy.tools.agency_attest import endorsement, submit
 
     data = json.loads(path.read_text())  # noqa: ASYNC240 (a small file, read once at start)
@@ -72,7 +75,7 @@ async def seed_qa(
             await _until(client, f"/register/{kind}s/{subject_id}", {}, f"{kind} {subject_id} known to qa")
             key = data["agency_secret_keys"][attestation["agency_id"]]
             signed = endorsement(key, attestation["subject"], **attestation["qualityAssurance"])
-            await submit(bootstrap_servers, attestation["agency_id"], signed)
+            await submit(agency_kafka(attestation["agency_id"]), attestation["agency_id"], signed)
             published += 1
             await _until(client, "/register/attestations", query, f"attestation of {subject_id} accepted")
     return len(data.get("agencies", [])), published
@@ -98,11 +101,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qa-url", default=None, help="the QA service (seeds the demo agency)")
     parser.add_argument("--kafka", default="127.0.0.1:9092", help="bootstrap servers (attestations)")
     parser.add_argument("--qa-file", type=Path, default=DEFAULT_QA_FILE)
+    parser.add_argument(
+        "--kafka-credentials", type=Path, help="credential store: publish as each agency's principal"
+    )
     args = parser.parse_args(argv)
     issuers, achievements = asyncio.run(seed(args.url, args.file, token=args.token))
     print(f"issuers: {issuers}, achievements: {achievements}")
     if args.qa_url:
-        agencies, attestations = asyncio.run(seed_qa(args.qa_url, args.kafka, args.qa_file))
+        from deploy.tools.kafka_security import CredentialStore, load
+
+        security = load()
+        store = CredentialStore.open(args.kafka_credentials) if args.kafka_credentials else None
+
+        def agency_kafka(agency_id: str) -> KafkaAccess:
+            if store is None:  # KAFKA_USERNAME/KAFKA_PASSWORD: the (one) agency's own, or none
+                return KafkaAccess.from_env(args.kafka)
+            return store.access(security.qa_agency(agency_id).name, args.kafka)
+
+        agencies, attestations = asyncio.run(seed_qa(args.qa_url, agency_kafka, args.qa_file))
         print(f"QA agencies: {agencies}, attestations published: {attestations}")
     return 0
 

@@ -1,6 +1,6 @@
 """Create every topic of the contract registry (idempotent).
 
-python -m deploy.tools.topics --bootstrap-servers 127.0.0.1:9092
+KAFKA_USERNAME=admin KAFKA_PASSWORD=... python -m deploy.tools.topics --bootstrap-servers 127.0.0.1:9092
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from contracts.topics import DEAD_LETTER_TOPICS, EVENT_TOPICS
+from services.runtime.kafka import KafkaAccess
 
 
 def desired_topics(replication_factor: int) -> list[NewTopic]:
@@ -37,9 +38,9 @@ def desired_topics(replication_factor: int) -> list[NewTopic]:
     return topics
 
 
-async def create_topics(bootstrap_servers: str, *, replication_factor: int = 1) -> list[str]:
-    """Create missing topics; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="credstream-topics")
+async def create_topics(access: KafkaAccess, *, replication_factor: int = 1) -> list[str]:
+    """Create missing topics (as the provisioning super user); returns the names created."""
+    admin = AIOKafkaAdminClient(**access.client_options(), client_id="credstream-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
     parser.add_argument("--replication-factor", type=int, default=1)
     args = parser.parse_args(argv)
-    created = asyncio.run(create_topics(args.bootstrap_servers, replication_factor=args.replication_factor))
+    access = KafkaAccess.from_env(args.bootstrap_servers)
+    created = asyncio.run(create_topics(access, replication_factor=args.replication_factor))
     print(f"topics created: {len(created)}" + (f" ({', '.join(created)})" if created else ""))
     return 0
 

@@ -20,6 +20,15 @@ class ServiceSettings(BaseSettings):
     service_name: str
     instance_id: str = Field(default="local-1", description="Distinguishes instances in logs.")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT"] = Field(
+        default="PLAINTEXT",
+        description="SASL_PLAINTEXT on a secured broker (the local runner and compose run one).",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-256"
+    kafka_username: str | None = Field(
+        default=None, description="The service's own Kafka principal; its ACLs are in kafka-security.json."
+    )
+    kafka_password: SecretStr | None = None
     database_url: SecretStr
     database_schema: str
     db_pool_min_size: int = 2

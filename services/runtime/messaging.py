@@ -59,6 +59,7 @@ from services.runtime.config import ServiceSettings
 from services.runtime.db import transaction
 from services.runtime.dead_letter import DeadLetterPublisher
 from services.runtime.errors import PermanentError, is_transient
+from services.runtime.kafka import KafkaAccess
 from services.runtime.telemetry import metrics, tracer
 
 log = logging.getLogger(__name__)
@@ -398,6 +399,9 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """The FastStream broker a service consumes with (publishing goes through the outbox)."""
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
+        security=KafkaAccess.of(settings).faststream_security(),
+        # Topics are provisioned by deploy/tools/topics.py; a service has no CREATE ACL.
+        allow_auto_create_topics=False,
         client_id=f"credstream-{settings.service_name}-{settings.instance_id}",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         graceful_timeout=15.0,

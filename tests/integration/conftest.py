@@ -80,7 +80,7 @@ async def watch(stack: Stack) -> AsyncIterator[object]:
     watchers: list[TopicWatcher] = []
 
     async def start(topic: str) -> TopicWatcher:
-        watcher = await TopicWatcher(stack.bootstrap_servers, topic).start()
+        watcher = await TopicWatcher(stack.kafka(), topic).start()
         watchers.append(watcher)
         return watcher
 

@@ -213,8 +213,8 @@ async def test_simulated_stream_ends_with_the_counts_it_generated(stack: Stack, 
     )
     async with httpx.AsyncClient(base_url=_url(stack, "issuance"), headers=ADMIN, timeout=30) as client:
         (await client.put(f"/admin/achievements/{second['achievement_id']}", json=second)).raise_for_status()
-    earned = await TopicWatcher(stack.bootstrap_servers, ACHIEVEMENTS_EARNED.name).start()
-    dlq = await TopicWatcher(stack.bootstrap_servers, dead_letter_topic("assessment")).start()
+    earned = await TopicWatcher(stack.kafka(), ACHIEVEMENTS_EARNED.name).start()
+    dlq = await TopicWatcher(stack.kafka(), dead_letter_topic("assessment")).start()
     try:
         run = await credstream(
             stack, "--json", "simulate", "--issuer", scenario.issuer_id, "--learners", "40", "--seed", "7",

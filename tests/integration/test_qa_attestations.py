@@ -21,7 +21,7 @@ from contracts.topics import QA_ATTESTATIONS, QA_SUBMISSIONS, dead_letter_topic
 from deploy.local.runner import ROOT, Stack
 from deploy.tools.agency_attest import submit
 from services.runtime.process import ServiceHost
-from tests.fixtures.kafka import Seen
+from tests.fixtures.kafka import QA_AGENCY_PRINCIPAL, Seen, password_of
 from tests.fixtures.qa import QA_ADMIN, AgencyScenario, define_subject, issuer_subject, qa_url
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ async def test_the_agency_example_publishes_an_attestation_the_service_accepts(
     await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=achievement_id)
     signed = agency.endorse(issuer_subject(issuer_id), scopeEqfLevel=[5, 6])
 
-    attestation_id = await submit(stack.bootstrap_servers, agency.agency_id, signed)
+    attestation_id = await submit(stack.kafka(QA_AGENCY_PRINCIPAL), agency.agency_id, signed)
 
     [record] = await facts.wait_for(about(attestation_id), timeout=30, settle=1.0)
     granted = record.json()
@@ -76,6 +76,8 @@ async def test_the_agency_example_publishes_an_attestation_the_service_accepts(
         **os.environ,
         "AGENCY_SECRET_KEY": agency.secret_key,
         "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+        "KAFKA_USERNAME": QA_AGENCY_PRINCIPAL,
+        "KAFKA_PASSWORD": password_of(stack.kafka(QA_AGENCY_PRINCIPAL)),
     }
     subject = f"urn:credstream:achievement:{achievement_id}"
     command = [sys.executable, "-m", "deploy.tools.agency_attest", agency.agency_id, subject,

@@ -24,7 +24,7 @@ from deploy.tools.publish import publish_event
 from services.assessment.app import create_app
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
-from tests.fixtures.kafka import Seen
+from tests.fixtures.kafka import LMS_PRINCIPAL, Seen
 from tests.fixtures.lms import LmsWorld
 
 pytestmark = pytest.mark.integration
@@ -76,9 +76,9 @@ async def test_a_mixed_format_stream_ends_with_the_counts_it_generated(
     learners = set(simulation.learners)
     earned = await watch(ACHIEVEMENTS_EARNED.name)
     dlq = await watch(dead_letter_topic("assessment"))
-    observer = await RunObserver(stack.bootstrap_servers, simulation).start()
+    observer = await RunObserver(stack.kafka(), simulation).start()
     try:
-        await publish_plan(simulation, stack.bootstrap_servers)
+        await publish_plan(simulation, stack.kafka(LMS_PRINCIPAL))
         observed = await observer.until_settled(simulation, within_s=120, settle_s=3)
     finally:
         await observer.stop()
