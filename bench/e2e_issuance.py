@@ -107,8 +107,10 @@ async def stored_count(profile: str, achievement_id: str) -> tuple[int, int]:
 async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: float) -> None:  # noqa: ASYNC109
     tag = uuid.uuid4().hex[:10]
     body, activity = achievement(tag)
-    bootstrap = endpoints.kafka
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # The benchmark plays the LMS and a subscriber at once: it connects as the stack's Kafka super
+    # user (var/<profile>/kafka/), as bench.e2e_assessment does.
+    access = Stack.for_profile(endpoints.profile).kafka_admin()
+    consumer = AIOKafkaConsumer(**access.client_options(), enable_auto_commit=False)
     await consumer.start()
     await consumer._client.force_metadata_update()  # so the partitions are known
     partitions = consumer._client.cluster.partitions_for_topic(CREDENTIALS_ISSUED.name) or set()
@@ -119,7 +121,7 @@ async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: fl
 
     await define(endpoints, body)
     await asyncio.sleep(3.0)  # let achievement.defined reach assessment (not what we measure)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
 
     sent_at: dict[str, float] = {}
