@@ -382,9 +382,7 @@ class _Writer:
             if len(shape.plans) < MAX_SHAPES:
                 shape.plans[types] = plan
         quads = self.quads
-        subject = (
-            iri_nquads(plan.context.document_iri(element[plan.id_key])) if plan.id_key else self.blank()
-        )
+        subject = iri_nquads(plan.context.document_iri(element[plan.id_key])) if plan.id_key else self.blank()
         for key in shape.type_keys:
             value = element[key]
             for type_name in value if isinstance(value, list) else [value]:
