@@ -38,8 +38,8 @@ from pyld.jsonld import _canonicalize_double  # type: ignore[import-untyped]
 from services.runtime.vc.jsonld import (
     ISSUER_DEPENDENT,
     ContextStore,
-    _check_context_value,
-    _resolver,
+    check_context_value,
+    context_resolver,
     default_store,
     to_quads,
 )
@@ -222,7 +222,7 @@ class _Contexts:
             "isFrame": False,
             "keepFreeFloatingNodes": False,
             "extractAllScripts": True,
-            "contextResolver": _resolver(store),
+            "contextResolver": context_resolver(store),
         }
         self.by_id: dict[int, _Ctx] = {}
         self.initial = self.wrap(self.processor._get_initial_context(self.options))
@@ -474,7 +474,7 @@ def term_quads(document: Mapping[str, Any], *, store: ContextStore | None = None
     store = store or default_store()
     if not isinstance(document, dict) or "@context" not in document:
         raise Unsupported("not a JSON object with @context")
-    _check_context_value(document["@context"], store)
+    check_context_value(document["@context"], store)
     if not isinstance(document["@context"], list):
         raise Unsupported("@context is not a list")
     writer = _Writer()
