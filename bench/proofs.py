@@ -197,7 +197,8 @@ def main() -> None:
     same = "identical" if theirs["proof"] == signed["proof"] else "DIFFERENT"
     print(
         f"  Digital Bazaar @digitalbazaar/vc (Node {_node_version()}) eddsa-rdfc-2022 create "
-        f"{theirs['proofsPerSecond']:8.0f} proofs/s; credstream/Digital Bazaar = "
+        f"{theirs['proofsPerSecond']:8.0f} proofs/s ({theirs['wallProofsPerSecond']:.0f}/s wall); "
+        f"credstream/Digital Bazaar = "
         f"{rdfc_create / theirs['proofsPerSecond']:.1f}x; first proof {same} to credstream's"
     )
 

@@ -38,8 +38,8 @@ from pyld.jsonld import _canonicalize_double  # type: ignore[import-untyped]
 from services.runtime.vc.jsonld import (
     ISSUER_DEPENDENT,
     ContextStore,
-    _check_context_value,
-    _resolver,
+    check_context_value,
+    context_resolver,
     default_store,
     to_quads,
 )
@@ -222,7 +222,7 @@ class _Contexts:
             "isFrame": False,
             "keepFreeFloatingNodes": False,
             "extractAllScripts": True,
-            "contextResolver": _resolver(store),
+            "contextResolver": context_resolver(store),
         }
         self.by_id: dict[int, _Ctx] = {}
         self.initial = self.wrap(self.processor._get_initial_context(self.options))
@@ -260,6 +260,7 @@ class _Plan:
     """The rest of the expansion for one shape and one set of types (`_prepare_nested_context`,
     `_expand_object`): the subject key and, per key, its term and the context of its values."""
 
+    context: _Ctx  # after the type-scoped contexts: identifiers are expanded in it
     type_scoped: _Ctx  # the context types are expanded in
     id_key: str | None
     properties: tuple[tuple[str, _Term, _Ctx], ...]
@@ -306,6 +307,8 @@ def _plan(shape: _Shape, keys: tuple[str, ...], types: tuple[str, ...]) -> _Plan
     properties: list[tuple[str, _Term, _Ctx]] = []
     for key in keys:
         term = active.term(key)
+        if (term == _TYPE) != (key in shape.type_keys):  # a type-scoped context (un)aliased @type
+            raise Unsupported(f"{key!r} is @type in one context but not in the other")
         if term == _ID:
             if id_key is not None:
                 raise Unsupported("colliding @id keys")
@@ -317,7 +320,7 @@ def _plan(shape: _Shape, keys: tuple[str, ...], types: tuple[str, ...]) -> _Plan
                 if term_ctx.mappings.get(key) is not active.mappings.get(key):
                     raise Unsupported(f"{key!r} is redefined by its own scoped context")
             properties.append((key, term, term_ctx))
-    return _Plan(type_scoped, id_key, tuple(properties))
+    return _Plan(active, type_scoped, id_key, tuple(properties))
 
 
 def _types(element: dict[str, Any], type_keys: tuple[str, ...]) -> tuple[str, ...]:
@@ -379,9 +382,7 @@ class _Writer:
             if len(shape.plans) < MAX_SHAPES:
                 shape.plans[types] = plan
         quads = self.quads
-        subject = (
-            iri_nquads(plan.type_scoped.document_iri(element[plan.id_key])) if plan.id_key else self.blank()
-        )
+        subject = iri_nquads(plan.context.document_iri(element[plan.id_key])) if plan.id_key else self.blank()
         for key in shape.type_keys:
             value = element[key]
             for type_name in value if isinstance(value, list) else [value]:
@@ -473,7 +474,7 @@ def term_quads(document: Mapping[str, Any], *, store: ContextStore | None = None
     store = store or default_store()
     if not isinstance(document, dict) or "@context" not in document:
         raise Unsupported("not a JSON object with @context")
-    _check_context_value(document["@context"], store)
+    check_context_value(document["@context"], store)
     if not isinstance(document["@context"], list):
         raise Unsupported("@context is not a list")
     writer = _Writer()

@@ -98,7 +98,7 @@ def context_document(url: str) -> bytes:
     return _read(manifest[url]["file"])
 
 
-def _check_context_value(context: Any, store: ContextStore) -> None:
+def check_context_value(context: Any, store: ContextStore) -> None:
     entries = context if isinstance(context, list) else [context]
     for entry in entries:
         if not isinstance(entry, str):
@@ -149,7 +149,7 @@ def to_quads(document: Mapping[str, Any], *, store: ContextStore | None = None) 
     store = store or default_store()
     if "@context" not in document:
         raise JsonLdSafeModeError("the document has no @context")
-    _check_context_value(document["@context"], store)
+    check_context_value(document["@context"], store)
 
     def dropped(term: str | None) -> None:
         raise JsonLdSafeModeError(f"property {term!r} is not defined by any context")
@@ -164,7 +164,7 @@ def to_quads(document: Mapping[str, Any], *, store: ContextStore | None = None) 
         "processingMode": "json-ld-1.1",
         "extractAllScripts": True,
         "produceGeneralizedRdf": False,
-        "contextResolver": _resolver(store),
+        "contextResolver": context_resolver(store),
     }
     try:
         expanded = processor.expand(dict(document), options)
@@ -181,7 +181,7 @@ def to_quads(document: Mapping[str, Any], *, store: ContextStore | None = None) 
     return from_pyld_dataset(dataset)
 
 
-def _resolver(store: ContextStore) -> Any:
+def context_resolver(store: ContextStore) -> Any:
     # One resolved-context cache per store: contexts are parsed once per process, not per document.
     return ContextResolver(store.resolved, store.load)
 

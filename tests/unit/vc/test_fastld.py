@@ -205,3 +205,64 @@ def test_derived_contexts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(Unsupported, match="derived contexts"):
         term_quads(_credential(), store=store)
     assert canonical_document(_credential(), store=store) == general_path(_credential())
+
+
+# A test-only context with a type-scoped context that redefines a prefix and a property and adds an
+# alias of @type; non-propagating, so it does not reach the nested node.
+_SCOPED_URL = "https://example.org/contexts/scoped-test/v1"
+_SCOPED = {
+    "@context": {
+        "@version": 1.1,
+        "id": "@id",
+        "type": "@type",
+        "pfx": {"@id": "https://outer.example/", "@prefix": True},
+        "label": "https://example.org/outer-label",
+        "child": {"@id": "https://example.org/child"},
+        "Thing": {
+            "@id": "https://example.org/Thing",
+            "@context": {
+                "pfx": {"@id": "https://inner.example/", "@prefix": True},
+                "label": "https://example.org/inner-label",
+                "kind": "@type",
+            },
+        },
+    }
+}
+
+
+def _scoped_reference(document: dict[str, Any]) -> str:
+    documents = {_SCOPED_URL: _SCOPED}
+
+    def loader(url: str, options: Any = None) -> dict[str, Any]:
+        return {"contextUrl": None, "documentUrl": url, "document": documents[url]}
+
+    options = {"algorithm": "URDNA2015", "format": "application/n-quads", "documentLoader": loader}
+    return str(jsonld.normalize(copy.deepcopy(document), options))
+
+
+def test_type_scoped_contexts_apply_to_their_node_only() -> None:
+    store = default_store().with_extra({_SCOPED_URL: _SCOPED})
+    document = {
+        "@context": [_SCOPED_URL],
+        "id": "pfx:a",
+        "type": "Thing",
+        "label": "inner",
+        "child": {"id": "pfx:b", "label": "outer"},
+    }
+    reference = _scoped_reference(document)
+    assert "<https://inner.example/a> <https://example.org/inner-label>" in reference
+    assert "<https://outer.example/b> <https://example.org/outer-label>" in reference
+    assert canonicalize_terms(term_quads(document, store=store)) == reference
+
+
+def test_an_alias_of_type_from_a_type_scoped_context_takes_the_general_path() -> None:
+    store = default_store().with_extra({_SCOPED_URL: _SCOPED})
+    document = {
+        "@context": [_SCOPED_URL],
+        "id": "pfx:a",
+        "type": "Thing",
+        "kind": "https://example.org/Other",
+    }
+    with pytest.raises(Unsupported, match="@type in one context"):
+        term_quads(document, store=store)
+    assert canonical_document(document, store=store) == _scoped_reference(document)

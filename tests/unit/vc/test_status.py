@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.runtime.vc import status
 from services.runtime.vc.status import (
     MIN_ENTRIES,
     Bitstring,
@@ -171,3 +172,22 @@ def test_the_cache_keeps_a_list_for_its_ttl_and_remembers_its_verification_only_
     cache.put(URL, expiring)
     cache.mark_verified(expiring)
     assert cache.get(URL) is None and not cache.is_verified(expiring)
+
+
+async def test_a_list_is_decoded_once_and_a_republished_list_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[str] = []
+
+    def counting_decode(encoded: str) -> Bitstring:
+        decoded.append(encoded)
+        return decode_list(encoded)
+
+    monkeypatch.setattr(status, "decode_list", counting_decode)
+    status._read_only_bits.cache_clear()
+    bits = Bitstring(MIN_ENTRIES)
+    bits.set(7, True)
+    first = _list(bits)
+    assert [await _check(_entry(index), first) for index in ("7", "8", "7")] == [True, False, True]
+    assert len(decoded) == 1
+    bits.set(8, True)  # the list is re-published with another bit set
+    assert await _check(_entry("8"), _list(bits)) is True
+    assert len(decoded) == 2
