@@ -1,5 +1,6 @@
 """Where the platform listens and the tokens to use: flags, then environment, then the local
-runner's profile (`deploy/local/runner.py`, so `CREDSTREAM_<NAME>_PORT` overrides apply too)."""
+runner's profile (`deploy/local/runner.py`, so `CREDSTREAM_<NAME>_PORT` overrides apply too; the
+token is the profile's generated `operator` token from `var/<profile>/secrets/http-tokens.json`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,7 @@ import httpx
 from deploy.cli.errors import OperationFailed, PlatformUnreachable
 from deploy.local.runner import Stack
 
-DEFAULT_TOKENS = {
-    "issuance": "dev-issuance-admin-token",
-    "revocation": "dev-revocation-admin-token",
-    "qa": "dev-qa-admin-token",
-}
+TOKEN_SERVICES = ("issuance", "revocation", "qa")
 
 
 @dataclass(frozen=True)
@@ -35,15 +32,19 @@ class Endpoints:
     qa_token: str
 
     @classmethod
-    def resolve(cls, profile: str, **given: str | None) -> Endpoints:
-        """Explicit values win; missing ones come from the profile's ports on 127.0.0.1."""
-        ports = Stack.for_profile(profile).ports
+    def resolve(cls, profile: str, *, token: str | None = None, **given: str | None) -> Endpoints:
+        """Explicit values win (a service's own token over `token`, the token for every service);
+        missing ones come from the profile: its ports on 127.0.0.1, its operator token."""
+        stack = Stack.for_profile(profile)
+        ports = stack.ports
         defaults: dict[str, str] = {
             f"{name}_url": f"http://127.0.0.1:{ports[name]}"
             for name in ("assessment", "issuance", "qa", "revocation")
         }
         defaults["kafka"] = f"127.0.0.1:{ports['kafka']}"
-        defaults |= {f"{name}_token": token for name, token in DEFAULT_TOKENS.items()}
+        if token is None and stack.http_tokens_file.exists():
+            token = stack.http_tokens()["operator"]
+        defaults |= {f"{name}_token": token or "" for name in TOKEN_SERVICES}
         values = {key: (given.get(key) or default) for key, default in defaults.items()}
         return cls(profile=profile, **values)
 

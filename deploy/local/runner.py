@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -45,6 +46,7 @@ KAFKA_VERSION = "4.1.1"
 PG_SYSTEM_USER = "credstream-pg"
 PG_SUPERUSER_PASSWORD = "postgres"  # local development only; compose and production set their own
 DATABASE = "credstream"
+PRINCIPALS_FILE = ROOT / "deploy" / "config" / "http-principals.json"
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,35 @@ class Stack:
         return self.var / "logs"
 
     @property
+    def http_tokens_file(self) -> Path:
+        """The plain HTTP tokens of this stack's principals (0600, under the git-ignored var dir)."""
+        return self.var / "secrets" / "http-tokens.json"
+
+    @property
+    def http_principals_file(self) -> Path:
+        """What the services read: the declared principals with the SHA-256 of their tokens."""
+        return self.var / "http-principals.json"
+
+    def http_tokens(self) -> dict[str, str]:
+        """Principal id -> bearer token, generated once per stack for every principal declared in
+        deploy/config/http-principals.json (a principal added there later gets its token then)."""
+        declared = json.loads(PRINCIPALS_FILE.read_text())["principals"]
+        tokens: dict[str, str] = {}
+        if self.http_tokens_file.exists():
+            tokens = json.loads(self.http_tokens_file.read_text())
+        missing = [p["id"] for p in declared if p["id"] not in tokens]
+        if missing or not self.http_principals_file.exists():
+            tokens |= {pid: secrets.token_urlsafe(32) for pid in missing}
+            self.http_tokens_file.parent.mkdir(parents=True, exist_ok=True)
+            with _umask(0o077):
+                self.http_tokens_file.write_text(json.dumps(tokens, indent=2))
+            hashed = [
+                {**p, "token_sha256": hashlib.sha256(tokens[p["id"]].encode()).hexdigest()} for p in declared
+            ]
+            self.http_principals_file.write_text(json.dumps({"principals": hashed}, indent=2))
+        return tokens
+
+    @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.ports['kafka']}"
 
@@ -126,10 +157,21 @@ class Stack:
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         """Environment of one service process on this stack."""
         p = spec.env_prefix
-        extra = {}
+        tokens = self.http_tokens()
+        extra = {f"{p}HTTP_PRINCIPALS_FILE": str(self.http_principals_file)}
+        if rate := os.environ.get("CREDSTREAM_PUBLIC_RATE_PER_S"):
+            extra[f"{p}PUBLIC_RATE_PER_S"] = rate  # e.g. 0 (off) for the HTTP benchmarks
         if spec.name == "revocation":
-            # Status list credentials are signed by the issuance service (the issuer's key).
+            # Status list credentials are signed by the issuance service (the issuer's key), as
+            # the `service` principal that may have only status lists signed.
             extra[f"{p}ISSUANCE_URL"] = f"http://127.0.0.1:{self.ports['issuance']}"
+            extra[f"{p}ISSUANCE_TOKEN"] = tokens["revocation-service"]
+        if spec.name == "issuance":
+            # The verifier fetches our own status lists from 127.0.0.1: allowed explicitly, since
+            # loopback addresses are refused by default (SSRF guard).
+            extra[f"{p}STATUS_LIST_ALLOWED_BASE_URLS"] = json.dumps(
+                [f"http://127.0.0.1:{self.ports['revocation']}/status-lists/"]
+            )
         if spec.name == "assessment":
             # The LMSs allowed to send results (development tokens; see docs/assessment.md).
             extra[f"{p}LMS_CONFIG_FILE"] = str(ROOT / "deploy" / "config" / "lms.json")
@@ -573,10 +615,12 @@ def seed(stack: Stack) -> None:
     from deploy.tools.seed import DEFAULT_FILE, DEFAULT_QA_FILE, seed_qa
     from deploy.tools.seed import seed as define
 
-    issuers, achievements = asyncio.run(define(f"http://127.0.0.1:{stack.ports['issuance']}", DEFAULT_FILE))
+    token = stack.http_tokens()["operator"]
+    issuance_url = f"http://127.0.0.1:{stack.ports['issuance']}"
+    issuers, achievements = asyncio.run(define(issuance_url, DEFAULT_FILE, token=token))
     log(f"seeded {issuers} issuers and {achievements} achievements from {DEFAULT_FILE.relative_to(ROOT)}")
     qa_url = f"http://127.0.0.1:{stack.ports['qa']}"
-    agencies, published = asyncio.run(seed_qa(qa_url, stack.bootstrap_servers, DEFAULT_QA_FILE))
+    agencies, published = asyncio.run(seed_qa(qa_url, stack.bootstrap_servers, DEFAULT_QA_FILE, token=token))
     source = DEFAULT_QA_FILE.relative_to(ROOT)
     log(f"seeded {agencies} QA agencies and {published} new attestations from {source}")
 

@@ -15,7 +15,6 @@ class Settings(ServiceSettings):
     database_url: SecretStr = SecretStr("postgresql://issuance:issuance@127.0.0.1:5432/credstream")
     database_schema: str = "issuance"
     http_port: int = 8082
-    admin_token: SecretStr = SecretStr("dev-issuance-admin-token")
     event_source: str = "urn:credstream:service:issuance"
     public_base_url: str = Field(
         default="http://127.0.0.1:8082",
@@ -26,6 +25,12 @@ class Settings(ServiceSettings):
         default=SecretStr("ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTMyYnk"),
         description="base64url of 32 random bytes; wraps issuers' private keys (AES-256-GCM). The "
         "default is for local development only.",
+    )
+    status_list_allowed_base_urls: list[str] = Field(
+        default_factory=list,
+        description="JSON list of the platform's own status list base URLs (e.g. "
+        '["https://status.example/status-lists/"]): the verifier fetches them whatever address they '
+        "name; every other status list URL must resolve to public addresses only (SSRF guard).",
     )
     credential_status: bool = Field(
         default=True,
