@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+import json
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.config import ServiceSettings
@@ -41,3 +44,9 @@ class Settings(ServiceSettings):
     status_low_water: int = Field(
         default=256, ge=0, description="Ask for the next block when fewer free indexes than this remain."
     )
+
+    @field_validator("status_list_allowed_base_urls", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        """The environment's JSON text, also when given as a value (the tests' settings)."""
+        return json.loads(value) if isinstance(value, str) else value
