@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.issuance.keyring import Keyring
 from services.runtime.config import ServiceSettings
 
 
@@ -35,6 +36,18 @@ class Settings(ServiceSettings):
         '["https://status.example/status-lists/"]): the verifier fetches them whatever address they '
         "name; every other status list URL must resolve to public addresses only (SSRF guard).",
     )
+    key_encryption_key_id: str = Field(
+        default="dev-kek-1",
+        min_length=1,
+        max_length=64,
+        description="The id of `key_encryption_key`, stored with every key sealed under it, so the KEK "
+        "can be rotated (docs/http-security.md).",
+    )
+    previous_key_encryption_keys: SecretStr | None = Field(
+        default=None,
+        description='JSON {"<kek id>": "<base64url KEK>"} of retired KEKs that still open stored keys '
+        "until `python -m services.issuance.rekey` has re-wrapped them under the active one.",
+    )
     credential_status: bool = Field(
         default=True,
         description="Give every credential a revocation and a suspension BitstringStatusListEntry, with "
@@ -44,6 +57,14 @@ class Settings(ServiceSettings):
     status_low_water: int = Field(
         default=256, ge=0, description="Ask for the next block when fewer free indexes than this remain."
     )
+
+    def keyring(self) -> Keyring:
+        previous = self.previous_key_encryption_keys
+        return Keyring(
+            self.key_encryption_key_id,
+            self.key_encryption_key.get_secret_value(),
+            json.loads(previous.get_secret_value()) if previous is not None else None,
+        )
 
     @field_validator("status_list_allowed_base_urls", mode="before")
     @classmethod
