@@ -24,7 +24,6 @@ import importlib.util
 import json
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import socket
@@ -46,7 +45,6 @@ KAFKA_VERSION = "4.1.1"
 PG_SYSTEM_USER = "credstream-pg"
 PG_SUPERUSER_PASSWORD = "postgres"  # local development only; compose and production set their own
 DATABASE = "credstream"
-PRINCIPALS_FILE = ROOT / "deploy" / "config" / "http-principals.json"
 
 
 @dataclass(frozen=True)
@@ -129,22 +127,10 @@ class Stack:
 
     def http_tokens(self) -> dict[str, str]:
         """Principal id -> bearer token, generated once per stack for every principal declared in
-        deploy/config/http-principals.json (a principal added there later gets its token then)."""
-        declared = json.loads(PRINCIPALS_FILE.read_text())["principals"]
-        tokens: dict[str, str] = {}
-        if self.http_tokens_file.exists():
-            tokens = json.loads(self.http_tokens_file.read_text())
-        missing = [p["id"] for p in declared if p["id"] not in tokens]
-        if missing or not self.http_principals_file.exists():
-            tokens |= {pid: secrets.token_urlsafe(32) for pid in missing}
-            self.http_tokens_file.parent.mkdir(parents=True, exist_ok=True)
-            with _umask(0o077):
-                self.http_tokens_file.write_text(json.dumps(tokens, indent=2))
-            hashed = [
-                {**p, "token_sha256": hashlib.sha256(tokens[p["id"]].encode()).hexdigest()} for p in declared
-            ]
-            self.http_principals_file.write_text(json.dumps({"principals": hashed}, indent=2))
-        return tokens
+        deploy/config/http-principals.json (deploy/tools/principals.py)."""
+        from deploy.tools.principals import ensure_tokens
+
+        return ensure_tokens(self.var)
 
     @property
     def bootstrap_servers(self) -> str:

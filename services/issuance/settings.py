@@ -63,7 +63,7 @@ class Settings(ServiceSettings):
         return Keyring(
             self.key_encryption_key_id,
             self.key_encryption_key.get_secret_value(),
-            json.loads(previous.get_secret_value()) if previous is not None else None,
+            json.loads(previous.get_secret_value()) if previous and previous.get_secret_value() else None,
         )
 
     @field_validator("status_list_allowed_base_urls", mode="before")

@@ -40,7 +40,9 @@ def issuance_signer(settings: Settings, client: httpx.AsyncClient) -> Signer:
     """Signs through the issuance service's `POST /credentials/issue` (VC-API)."""
 
     token = settings.issuance_token
-    headers = {"Authorization": f"Bearer {token.get_secret_value()}"} if token is not None else {}
+    headers = (
+        {"Authorization": f"Bearer {token.get_secret_value()}"} if token and token.get_secret_value() else {}
+    )
 
     async def sign(credential: dict[str, Any]) -> dict[str, Any]:
         try:
