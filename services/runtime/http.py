@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -97,19 +95,3 @@ def health_router(ready: ReadinessCheck) -> APIRouter:
         )
 
     return router
-
-
-def bearer_guard(token: SecretStr, *, what: str) -> Callable[..., Awaitable[None]]:
-    """A FastAPI dependency admitting only `Authorization: Bearer <token>` (401 without a header,
-    403 with another token), compared in constant time."""
-
-    async def require(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not authorization:
-            raise Problem(401, "Unauthenticated", "an `Authorization: Bearer <token>` header is required")
-        scheme, _, given = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            given.encode(), token.get_secret_value().encode()
-        ):
-            raise Problem(403, "Forbidden", f"the bearer token is not the {what}")
-
-    return require
