@@ -10,6 +10,7 @@ success. The rule is in docs/http-security.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import uuid
@@ -156,13 +157,18 @@ def _principals(stack: Stack) -> str:
 async def hosts(stack: Stack) -> AsyncIterator[dict[str, ServiceHost]]:
     """All four services in this process with the stack's principals plus the test tenants."""
     stack_tokens()  # the stack's principals file exists
-    principals = _principals(stack)
+    # A public limit low enough that the flood test below meets it whatever this machine's speed.
+    common: dict[str, Any] = {
+        "http_principals": _principals(stack),
+        "public_rate_per_s": 20,
+        "public_burst": 60,
+    }
     started = {
-        "revocation": await create_revocation(revocation_settings(stack, http_principals=principals)),
-        "issuance": await create_issuance(issuance_settings(stack, http_principals=principals)),
-        "qa": await create_qa(qa_settings(stack, http_principals=principals)),
+        "revocation": await create_revocation(revocation_settings(stack, **common)),
+        "issuance": await create_issuance(issuance_settings(stack, **common)),
+        "qa": await create_qa(qa_settings(stack, **common)),
         "assessment": await create_assessment(
-            assessment_settings(stack, http_principals=principals, lms_config_file=LMS_CONFIG)
+            assessment_settings(stack, lms_config_file=LMS_CONFIG, **common)
         ),
     }
     for host in started.values():
@@ -533,3 +539,19 @@ async def test_public_endpoints_need_no_token(
     # 404 for a sample that names nothing (an unknown attestation), 400 for a credential that
     # does not verify (A's is suspended by the tenancy cases): answers, never 401/403.
     assert response.status_code in (200, 400, 404), response.text
+
+
+async def test_a_flood_of_public_requests_from_one_client_gets_429(
+    stack: Stack, world: dict[str, Tenant]
+) -> None:
+    """The running service's own limit (20/s, burst 60 per client address, set above): 400 requests
+    at once from this address cannot all pass. Last in the module: it empties the bucket."""
+    path = f"/issuers/{world['a'].issuer_id}/did.json"
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(base_url=_url(stack, "issuance"), limits=limits, timeout=30) as client:
+        answers = await asyncio.gather(*(client.get(path) for _ in range(400)))
+    codes = [a.status_code for a in answers]
+    assert set(codes) == {200, 429} and codes.count(200) >= 60, sorted(set(codes))
+    limited = next(a for a in answers if a.status_code == 429)
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert int(limited.headers["retry-after"]) >= 1
