@@ -31,6 +31,7 @@ import httpx
 
 from services.issuance.credential import build_credential
 from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec, credential_id
+from services.issuance.fetch_guard import FetchPolicy
 from services.issuance.status import entry
 from services.issuance.verification import VerificationResult, check_status, http_fetcher, verify_credential
 from services.runtime.vc import jsonld, status
@@ -114,7 +115,7 @@ async def _verify_with_status_rates(
     cache = status.ListCache(default_ttl_s=3600)
     cache.put(LIST_URL, status_list)
     async with httpx.AsyncClient() as client:  # never used: the list is in the cache
-        fetch = http_fetcher(client, cache)
+        fetch = http_fetcher(client, cache, FetchPolicy(()))
 
         async def resolver_for(document: dict[str, Any]) -> StaticKeyResolver:
             return resolver

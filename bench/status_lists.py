@@ -1,7 +1,12 @@
 """Status list benchmark on the running platform: bulk status changes, re-publication, list GETs.
 
-    deploy/local/up                                   # the platform (default profile)
+    CREDSTREAM_PUBLIC_RATE_PER_S=0 deploy/local/up    # the platform, public rate limit off
     .venv/bin/python -m bench.status_lists --changes 100000
+
+The GET phase sends thousands of requests a second from one address, which the public endpoints'
+per-client rate limit (`<SERVICE>_PUBLIC_RATE_PER_S`, default 100/s) would answer with 429; the
+benchmark measures the service, so the platform is started with the limit off, and a run that
+still sees a 429 (or any non-2xx) fails instead of reporting a figure.
 
 Set-up (not timed): a fresh issuer is registered through the issuance admin API; its revocation
 and suspension lists get `--changes` reserved indexes each (the revocation service's own
@@ -37,8 +42,10 @@ from services.revocation.repository import RevocationRepository
 from services.revocation.service import RevocationContext
 from services.runtime.vc.status import decode_list
 
-ISSUANCE_ADMIN = {"Authorization": "Bearer dev-issuance-admin-token"}
-REVOCATION_ADMIN = {"Authorization": "Bearer dev-revocation-admin-token"}
+
+def _operator(stack: Stack) -> dict[str, str]:
+    """The stack's generated operator token (deploy/local/runner.py)."""
+    return {"Authorization": f"Bearer {stack.http_tokens()['operator']}"}
 
 
 async def _setup(stack: Stack, changes: int) -> tuple[str, list[str], dict[str, set[int]]]:
@@ -47,7 +54,7 @@ async def _setup(stack: Stack, changes: int) -> tuple[str, list[str], dict[str, 
     issuance = f"http://127.0.0.1:{stack.ports['issuance']}"
     revocation = f"http://127.0.0.1:{stack.ports['revocation']}"
     issuer_id = f"bench-{uuid.uuid4().hex[:8]}"
-    async with httpx.AsyncClient(base_url=issuance, headers=ISSUANCE_ADMIN, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=issuance, headers=_operator(stack), timeout=60) as client:
         response = await client.put(
             f"/admin/issuers/{issuer_id}",
             json={"issuer_id": issuer_id, "name": "Bench University", "url": "https://bench.test/",
@@ -175,7 +182,7 @@ async def run(stack: Stack, changes: int, batch: int, seconds: float, concurrenc
         }
         for n, cid in enumerate(ids)
     ]
-    async with httpx.AsyncClient(base_url=revocation, headers=REVOCATION_ADMIN, timeout=600) as client:
+    async with httpx.AsyncClient(base_url=revocation, headers=_operator(stack), timeout=600) as client:
         await asyncio.sleep(2.0)  # the new (empty) lists' first publication is not what we measure
         start = time.perf_counter()
         applied = 0

@@ -1,5 +1,6 @@
 """Where the platform listens and the tokens to use: flags, then environment, then the local
-runner's profile (`deploy/local/runner.py`, so `CREDSTREAM_<NAME>_PORT` overrides apply too)."""
+runner's profile (`deploy/local/runner.py`, so `CREDSTREAM_<NAME>_PORT` overrides apply too; the
+token is the profile's generated `operator` token from `var/<profile>/secrets/http-tokens.json`)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,7 @@ from deploy.cli.errors import OperationFailed, PlatformUnreachable
 from deploy.local.runner import Stack
 from services.runtime.kafka import KafkaAccess
 
-DEFAULT_TOKENS = {
-    "issuance": "dev-issuance-admin-token",
-    "revocation": "dev-revocation-admin-token",
-    "qa": "dev-qa-admin-token",
-}
+TOKEN_SERVICES = ("issuance", "revocation", "qa")
 
 
 @dataclass(frozen=True)
@@ -38,9 +35,10 @@ class Endpoints:
     kafka_credentials: str
 
     @classmethod
-    def resolve(cls, profile: str, **given: str | None) -> Endpoints:
-        """Explicit values win; missing ones come from the profile's ports on 127.0.0.1 (and
-        its Kafka credential store)."""
+    def resolve(cls, profile: str, *, token: str | None = None, **given: str | None) -> Endpoints:
+        """Explicit values win (a service's own token over `token`, the token for every service);
+        missing ones come from the profile: its ports on 127.0.0.1, its operator token and its
+        Kafka credential store."""
         stack = Stack.for_profile(profile)
         ports = stack.ports
         defaults: dict[str, str] = {
@@ -49,7 +47,9 @@ class Endpoints:
         }
         defaults["kafka"] = f"127.0.0.1:{ports['kafka']}"
         defaults["kafka_credentials"] = str(stack.kafka_credentials)
-        defaults |= {f"{name}_token": token for name, token in DEFAULT_TOKENS.items()}
+        if token is None and stack.http_tokens_file.exists():
+            token = stack.http_tokens()["operator"]
+        defaults |= {f"{name}_token": token or "" for name in TOKEN_SERVICES}
         values = {key: (given.get(key) or default) for key, default in defaults.items()}
         return cls(profile=profile, **values)
 

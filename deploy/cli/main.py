@@ -46,13 +46,23 @@ def main(
     kafka: Annotated[
         str | None, typer.Option(envvar="CREDSTREAM_KAFKA", help="Kafka bootstrap servers.")
     ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CREDSTREAM_TOKEN",
+            help="Bearer token for every service (an operator's or an issuer's; default: the local "
+            "profile's operator token).",
+        ),
+    ] = None,
     issuance_token: Annotated[
-        str | None, typer.Option(envvar="ISSUANCE_ADMIN_TOKEN", help="Issuance admin token.")
+        str | None, typer.Option(envvar="CREDSTREAM_ISSUANCE_TOKEN", help="Token for issuance only.")
     ] = None,
     revocation_token: Annotated[
-        str | None, typer.Option(envvar="REVOCATION_ADMIN_TOKEN", help="Revocation admin token.")
+        str | None, typer.Option(envvar="CREDSTREAM_REVOCATION_TOKEN", help="Token for revocation only.")
     ] = None,
-    qa_token: Annotated[str | None, typer.Option(envvar="QA_ADMIN_TOKEN", help="QA admin token.")] = None,
+    qa_token: Annotated[
+        str | None, typer.Option(envvar="CREDSTREAM_QA_TOKEN", help="Token for qa only.")
+    ] = None,
     kafka_credentials: Annotated[
         str | None,
         typer.Option(
@@ -69,6 +79,7 @@ def main(
         qa_url=qa_url,
         revocation_url=revocation_url,
         kafka=kafka,
+        token=token,
         issuance_token=issuance_token,
         revocation_token=revocation_token,
         qa_token=qa_token,

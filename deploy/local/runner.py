@@ -121,6 +121,23 @@ class Stack:
         return self.var / "logs"
 
     @property
+    def http_tokens_file(self) -> Path:
+        """The plain HTTP tokens of this stack's principals (0600, under the git-ignored var dir)."""
+        return self.var / "secrets" / "http-tokens.json"
+
+    @property
+    def http_principals_file(self) -> Path:
+        """What the services read: the declared principals with the SHA-256 of their tokens."""
+        return self.var / "http-principals.json"
+
+    def http_tokens(self) -> dict[str, str]:
+        """Principal id -> bearer token, generated once per stack for every principal declared in
+        deploy/config/http-principals.json (deploy/tools/principals.py)."""
+        from deploy.tools.principals import ensure_tokens
+
+        return ensure_tokens(self.var)
+
+    @property
     def bootstrap_servers(self) -> str:
         return f"127.0.0.1:{self.ports['kafka']}"
 
@@ -148,10 +165,21 @@ class Stack:
     def service_env(self, spec: ServiceSpec) -> dict[str, str]:
         """Environment of one service process on this stack."""
         p = spec.env_prefix
-        extra = {}
+        tokens = self.http_tokens()
+        extra = {f"{p}HTTP_PRINCIPALS_FILE": str(self.http_principals_file)}
+        if rate := os.environ.get("CREDSTREAM_PUBLIC_RATE_PER_S"):
+            extra[f"{p}PUBLIC_RATE_PER_S"] = rate  # e.g. 0 (off) for the HTTP benchmarks
         if spec.name == "revocation":
-            # Status list credentials are signed by the issuance service (the issuer's key).
+            # Status list credentials are signed by the issuance service (the issuer's key), as
+            # the `service` principal that may have only status lists signed.
             extra[f"{p}ISSUANCE_URL"] = f"http://127.0.0.1:{self.ports['issuance']}"
+            extra[f"{p}ISSUANCE_TOKEN"] = tokens["revocation-service"]
+        if spec.name == "issuance":
+            # The verifier fetches our own status lists from 127.0.0.1: allowed explicitly, since
+            # loopback addresses are refused by default (SSRF guard).
+            extra[f"{p}STATUS_LIST_ALLOWED_BASE_URLS"] = json.dumps(
+                [f"http://127.0.0.1:{self.ports['revocation']}/status-lists/"]
+            )
         if spec.name == "assessment":
             # The LMSs allowed to send results (development tokens; see docs/assessment.md).
             extra[f"{p}LMS_CONFIG_FILE"] = str(ROOT / "deploy" / "config" / "lms.json")
@@ -657,13 +685,17 @@ def seed(stack: Stack) -> None:
     from deploy.tools.seed import DEFAULT_FILE, DEFAULT_QA_FILE, seed_qa
     from deploy.tools.seed import seed as define
 
-    issuers, achievements = asyncio.run(define(f"http://127.0.0.1:{stack.ports['issuance']}", DEFAULT_FILE))
+    token = stack.http_tokens()["operator"]
+    issuance_url = f"http://127.0.0.1:{stack.ports['issuance']}"
+    issuers, achievements = asyncio.run(define(issuance_url, DEFAULT_FILE, token=token))
     log(f"seeded {issuers} issuers and {achievements} achievements from {DEFAULT_FILE.relative_to(ROOT)}")
     qa_url = f"http://127.0.0.1:{stack.ports['qa']}"
     security = load()
     # Each attestation is published as its agency's own principal, as the agency would.
     agencies, published = asyncio.run(
-        seed_qa(qa_url, lambda agency: stack.kafka(security.qa_agency(agency).name), DEFAULT_QA_FILE)
+        seed_qa(
+            qa_url, lambda agency: stack.kafka(security.qa_agency(agency).name), DEFAULT_QA_FILE, token=token
+        )
     )
     source = DEFAULT_QA_FILE.relative_to(ROOT)
     log(f"seeded {agencies} QA agencies and {published} new attestations from {source}")

@@ -31,14 +31,12 @@ import httpx
 from services.runtime.kafka import KafkaAccess
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "config" / "seed" / "issuance.json"
-DEFAULT_TOKEN = "dev-issuance-admin-token"
 DEFAULT_QA_FILE = DEFAULT_FILE.with_name("qa.json")
-DEFAULT_QA_TOKEN = "dev-qa-admin-token"
 
 
-async def seed(base_url: str, path: Path, *, token: str | None = None) -> tuple[int, int]:
+async def seed(base_url: str, path: Path, *, token: str) -> tuple[int, int]:
     data = json.loads(path.read_text())  # noqa: ASYNC240 (a small file, read once at start)
-    headers = {"Authorization": f"Bearer {token or os.environ.get('ISSUANCE_ADMIN_TOKEN', DEFAULT_TOKEN)}"}
+    headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
         for issuer in data.get("issuers", []):
             response = await client.put(f"/admin/issuers/{issuer['issuer_id']}", json=issuer)
@@ -53,14 +51,14 @@ async def seed(base_url: str, path: Path, *, token: str | None = None) -> tuple[
 
 
 async def seed_qa(
-    qa_url: str, agency_kafka: Callable[[str], KafkaAccess], path: Path, *, token: str | None = None
+    qa_url: str, agency_kafka: Callable[[str], KafkaAccess], path: Path, *, token: str
 ) -> tuple[int, int]:
     """Register the agencies and publish the attestations not current yet, each as its agency's
     Kafka principal (`agency_kafka(agency_id)`). Returns (agencies, attestations published)."""
     from deploy.tools.agency_attest import endorsement, submit
 
     data = json.loads(path.read_text())  # noqa: ASYNC240 (a small file, read once at start)
-    headers = {"Authorization": f"Bearer {token or os.environ.get('QA_ADMIN_TOKEN', DEFAULT_QA_TOKEN)}"}
+    headers = {"Authorization": f"Bearer {token}"}
     published = 0
     async with httpx.AsyncClient(base_url=qa_url, headers=headers, timeout=30) as client:
         for agency in data.get("agencies", []):
@@ -96,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--url", default="http://127.0.0.1:8082", help="the issuance service")
-    parser.add_argument("--token", default=None, help="admin token (default: $ISSUANCE_ADMIN_TOKEN)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("CREDSTREAM_TOKEN"),
+        help="an operator's token (default: $CREDSTREAM_TOKEN, else the local profile's operator token)",
+    )
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--qa-url", default=None, help="the QA service (seeds the demo agency)")
     parser.add_argument("--kafka", default="127.0.0.1:9092", help="bootstrap servers (attestations)")
@@ -105,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         "--kafka-credentials", type=Path, help="credential store: publish as each agency's principal"
     )
     args = parser.parse_args(argv)
+    if args.token is None:
+        from deploy.local.runner import Stack
+
+        stack = Stack.for_profile(os.environ.get("CREDSTREAM_PROFILE", "default"))
+        args.token = stack.http_tokens()["operator"]
     issuers, achievements = asyncio.run(seed(args.url, args.file, token=args.token))
     print(f"issuers: {issuers}, achievements: {achievements}")
     if args.qa_url:
@@ -118,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                 return KafkaAccess.from_env(args.kafka)
             return store.access(security.qa_agency(agency_id).name, args.kafka)
 
-        agencies, attestations = asyncio.run(seed_qa(args.qa_url, agency_kafka, args.qa_file))
+        agencies, attestations = asyncio.run(
+            seed_qa(args.qa_url, agency_kafka, args.qa_file, token=args.token)
+        )
         print(f"QA agencies: {agencies}, attestations published: {attestations}")
     return 0
 

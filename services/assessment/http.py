@@ -1,4 +1,5 @@
-"""HTTP API of the assessment service: health, and an authenticated read-only admin view."""
+"""HTTP API of the assessment service: health, LMS ingest (per-LMS tokens), and an authenticated
+read-only admin view (an operator sees every issuer's achievements, an issuer principal its own)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from fastapi import Depends, FastAPI
 from services.assessment.ingest import ingest_router, xapi_version_header
 from services.assessment.repository import AssessmentRepository
 from services.assessment.settings import Settings
+from services.runtime.auth import Principal, http_guards, not_found_for
 from services.runtime.db import acquire
-from services.runtime.http import ReadinessCheck, bearer_guard, health_router, install_problem_handlers
+from services.runtime.http import ReadinessCheck, health_router, install_problem_handlers
 
 
 def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -> FastAPI:
@@ -26,10 +28,15 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     app.middleware("http")(xapi_version_header)
     app.include_router(ingest_router(settings.lms_directory(), pool, event_source=settings.event_source))
 
-    require_admin = bearer_guard(settings.admin_token, what="assessment admin token")
+    admin = http_guards(settings).principal("operator", "issuer")
 
-    @app.get("/admin/achievements", dependencies=[Depends(require_admin)])
-    async def list_achievements(issuer_id: str | None = None) -> list[dict[str, Any]]:
+    @app.get("/admin/achievements")
+    async def list_achievements(
+        issuer_id: str | None = None, caller: Principal = Depends(admin)
+    ) -> list[dict[str, Any]]:
+        if not caller.is_operator:
+            not_found_for(caller, issuer_id or caller.issuer_id, f"issuer {issuer_id}")
+            issuer_id = caller.issuer_id
         async with acquire(pool) as conn:
             rows = await AssessmentRepository(conn).list_achievements(issuer_id=issuer_id)
         return [

@@ -1,6 +1,6 @@
 """HTTP ingest for LMSs: xAPI statements, Caliper envelopes and LTI AGS scores.
 
-Each request is authenticated by its LMS's bearer token (401 without one, 403 for a token no
+Each request is authenticated by its LMS's bearer token (401 without one or with a token no
 LMS has), checked for its media type (415), normalised by the same adapter as the Kafka topic
 (400 problem+json with the reason code) and recorded in one transaction with the same result ids
 as the Kafka path, so an HTTP re-send, or the same result arriving over both, is one result.
@@ -38,13 +38,23 @@ def ingest_router(directory: LmsDirectory, pool: asyncpg.Pool, *, event_source: 
     router = APIRouter(tags=["LMS ingest"])
 
     async def require_lms(authorization: Annotated[str | None, Header()] = None) -> LmsProfile:
+        challenge = {"WWW-Authenticate": 'Bearer realm="credstream"'}
         if not authorization:
-            raise Problem(401, "Unauthenticated", "an `Authorization: Bearer <LMS token>` header is required")
+            raise Problem(
+                401, "Unauthenticated", "an `Authorization: Bearer <LMS token>` header is required",
+                headers=challenge,
+            )  # fmt: skip
         scheme, _, token = authorization.partition(" ")
         lms = directory.by_token(token.strip()) if scheme.lower() == "bearer" else None
         if lms is None:
-            raise Problem(403, "Forbidden", "the bearer token is not the token of a configured LMS")
+            # The same answer as every other service for a token nobody has (RFC 6750 invalid_token).
+            raise Problem(
+                401, "Unauthenticated", "the bearer token is not the token of a configured LMS",
+                headers=challenge,
+            )  # fmt: skip
         return lms
+
+    require_lms.credstream_roles = ("lms",)  # type: ignore[attr-defined]
 
     Lms = Annotated[LmsProfile, Depends(require_lms)]
 

@@ -8,6 +8,7 @@ the CloudEvents `source` its Kafka records carry, the issuer it reports for, and
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from pathlib import Path
 from typing import Annotated, Literal
@@ -23,7 +24,15 @@ class LmsProfile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     lms_id: Annotated[str, Field(min_length=1, max_length=200)]
-    token: SecretStr = Field(description="Bearer token of its HTTP ingest calls.")
+    token: SecretStr | None = Field(
+        default=None, description="Bearer token of its HTTP ingest calls (or give `token_sha256`)."
+    )
+    token_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The hex SHA-256 of the token instead of the token: the service then holds no "
+        "LMS secret (docs/http-security.md).",
+    )
     source: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
         description="The CloudEvents `ce_source` of its Kafka records."
     )
@@ -42,6 +51,19 @@ class LmsProfile(BaseModel):
         description="LMS activity id (xAPI object.id, Caliper assignable, LTI line item) -> "
         "the activity id achievements require; ids without an entry are used as they are.",
     )
+
+    @model_validator(mode="after")
+    def _one_token(self) -> LmsProfile:
+        if (self.token is None) == (self.token_sha256 is None):
+            raise ValueError(f"LMS {self.lms_id}: give exactly one of token and token_sha256")
+        return self
+
+    @property
+    def token_digest(self) -> str:
+        if self.token_sha256 is not None:
+            return self.token_sha256
+        assert self.token is not None
+        return hashlib.sha256(self.token.get_secret_value().encode()).hexdigest()
 
     def learner_id(self, key: str) -> str:
         """The learner reference of an LMS identity key, by this LMS's mapping policy."""
@@ -70,12 +92,12 @@ class LmsDirectory(BaseModel):
         # A token or source shared by two LMSs would attribute results to the wrong issuer.
         for what, values in (
             ("lms_id", [p.lms_id for p in self.lms]),
-            ("token", [p.token.get_secret_value() for p in self.lms]),
+            ("token", [p.token_digest for p in self.lms]),
             ("source", [p.source for p in self.lms]),
         ):
             if len(set(values)) != len(values):
                 raise ValueError(f"two LMSs share one {what}")
-        if any(len(p.token.get_secret_value()) < 16 for p in self.lms):
+        if any(p.token is not None and len(p.token.get_secret_value()) < 16 for p in self.lms):
             raise ValueError("an LMS token must have at least 16 characters")
         return self
 
@@ -86,10 +108,11 @@ class LmsDirectory(BaseModel):
         raise LmsRejected("lms_unknown", f"no LMS is configured with CloudEvents source {source[:200]!r}")
 
     def by_token(self, token: str) -> LmsProfile | None:
-        """The LMS whose token this is; every entry is compared in constant time."""
+        """The LMS whose token this is: digests compared, every entry in constant time."""
+        presented = hashlib.sha256(token.encode()).hexdigest().encode()
         found = None
         for profile in self.lms:
-            if hmac.compare_digest(token.encode(), profile.token.get_secret_value().encode()):
+            if hmac.compare_digest(presented, profile.token_digest.encode()):
                 found = profile
         return found
 

@@ -18,7 +18,6 @@ class Settings(ServiceSettings):
     database_url: SecretStr = SecretStr("postgresql://assessment:assessment@127.0.0.1:5432/credstream")
     database_schema: str = "assessment"
     http_port: int = 8081
-    admin_token: SecretStr = SecretStr("dev-assessment-admin-token")
     event_source: str = "urn:credstream:service:assessment"
     lms_config_file: Path | None = Field(
         default=None,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
-import httpx
 
 from services.issuance import handlers
 from services.issuance.domain import IssuanceError
+from services.issuance.fetch_guard import FetchPolicy, guarded_client
 from services.issuance.http import create_http
 from services.issuance.keyring import KeyringError
 from services.issuance.service import IssuanceContext
@@ -29,7 +29,8 @@ async def create_app(settings: Settings) -> ServiceHost:
     def context(conn: asyncpg.Connection) -> IssuanceContext:
         return handlers.issuance_context(conn, settings)
 
-    status_client = httpx.AsyncClient()  # status lists fetched by the verifier
+    policy = FetchPolicy(settings.status_list_allowed_base_urls)
+    status_client = guarded_client(policy)  # status lists fetched by the public verifier
     host.closers.append(status_client.aclose)
-    host.http = create_http(settings, host.pool, host.readiness, context, status_client)
+    host.http = create_http(settings, host.pool, host.readiness, context, status_client, fetch_policy=policy)
     return host

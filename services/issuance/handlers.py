@@ -98,7 +98,7 @@ def issuance_context(
 
     return IssuanceContext(
         public_base_url=settings.public_base_url,
-        key_encryption_key=settings.key_encryption_key.get_secret_value(),
+        keyring=settings.keyring(),
         publish_issued=publish_issued,
         publish_defined=publish_defined,
         status=StatusPolicy(

@@ -1,8 +1,11 @@
 """HTTP API of the issuance service (VC-API shaped), its admin API, and its public documents.
 
-Public: DID documents (did:web), the JSON-LD context and JSON Schema of the profile, and
-`POST /credentials/verify`. Authenticated (bearer admin token): issuers, keys, achievements,
-`POST /credentials/issue`, and reading a stored credential. Every error is problem+json.
+Public (rate-limited per client address): DID documents (did:web), the JSON-LD context and JSON
+Schema of the profile, and `POST /credentials/verify`. Authenticated by principal
+(services/runtime/auth.py): issuers, keys, achievements, `POST /credentials/issue`, and reading a
+stored credential; an issuer principal acts only for its own issuer (another issuer's private
+resource reads as 404, a write for it is 403), the revocation service's principal may only have
+status list credentials signed. Every error is problem+json.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.issuance import service
 from services.issuance.domain import IssuanceError, IssuerProfile, MicroCredentialSpec, did_web
+from services.issuance.fetch_guard import FetchPolicy
 from services.issuance.profile import schema_bytes
 from services.issuance.repository import IssuanceRepository
 from services.issuance.service import IssuanceContext
@@ -32,12 +36,12 @@ from services.issuance.verification import (
     issuer_id_of,
     verify_credential,
 )
+from services.runtime.auth import Principal, forbid_unless, http_guards, not_found_for
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     PROBLEM_JSON,
     Problem,
     ReadinessCheck,
-    bearer_guard,
     health_router,
     install_problem_handlers,
 )
@@ -83,8 +87,11 @@ def create_http(
     ready: ReadinessCheck,
     context: ContextFactory,
     status_client: httpx.AsyncClient,
+    *,
+    fetch_policy: FetchPolicy,
 ) -> FastAPI:
-    """`status_client` fetches status lists for verification (owned and closed by the host)."""
+    """`status_client` fetches status lists for verification (the SSRF-guarded client of
+    fetch_guard.py, owned and closed by the host) under `fetch_policy`."""
     app = FastAPI(
         title="credstream issuance",
         version="1.0.0",
@@ -93,16 +100,27 @@ def create_http(
     install_problem_handlers(app)
     app.include_router(health_router(ready))
 
-    admin = [Depends(bearer_guard(settings.admin_token, what="issuance admin token"))]
+    guards = http_guards(settings)
+    public = [Depends(guards.public)]
+    admin = guards.principal("operator", "issuer")
+    signer = guards.principal("operator", "issuer", "service")
 
     # admin: issuers, keys, achievements
 
-    @app.put("/admin/issuers/{issuer_id}", dependencies=admin, status_code=200)
-    async def put_issuer(issuer_id: str, profile: IssuerProfile, response: Response) -> dict[str, Any]:
+    @app.put("/admin/issuers/{issuer_id}", status_code=200)
+    async def put_issuer(
+        issuer_id: str, profile: IssuerProfile, response: Response, caller: Principal = Depends(admin)
+    ) -> dict[str, Any]:
+        forbid_unless(caller, issuer_id, f"issuer {issuer_id}")
         if profile.issuer_id != issuer_id:
             raise Problem(400, "Invalid request", "issuer_id in the body differs from the path")
         async with transaction(pool) as conn:
-            created = await service.register_issuer(profile, repo=IssuanceRepository(conn), ctx=context(conn))
+            repo = IssuanceRepository(conn)
+            if not caller.is_operator and await repo.get_issuer(issuer_id) is None:
+                raise Problem(
+                    403, "Forbidden", "only an operator registers a new issuer", reason="operator_only"
+                )
+            created = await service.register_issuer(profile, repo=repo, ctx=context(conn))
         response.status_code = 201 if created else 200
         return {
             "issuer_id": issuer_id,
@@ -110,14 +128,20 @@ def create_http(
             "created": created,
         }
 
-    @app.get("/admin/issuers", dependencies=admin)
-    async def list_issuers() -> list[dict[str, Any]]:
+    @app.get("/admin/issuers")
+    async def list_issuers(caller: Principal = Depends(admin)) -> list[dict[str, Any]]:
+        """Every issuer for an operator; an issuer principal sees its own only."""
         async with acquire(pool) as conn:
             issuers = await IssuanceRepository(conn).list_issuers()
-        return [{**i.profile.model_dump(mode="json"), "did": i.did} for i in issuers]
+        return [
+            {**i.profile.model_dump(mode="json"), "did": i.did}
+            for i in issuers
+            if caller.may_act_for(i.profile.issuer_id)
+        ]
 
-    @app.post("/admin/issuers/{issuer_id}/keys/rotate", dependencies=admin)
-    async def rotate(issuer_id: str) -> dict[str, Any]:
+    @app.post("/admin/issuers/{issuer_id}/keys/rotate")
+    async def rotate(issuer_id: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
+        forbid_unless(caller, issuer_id, f"issuer {issuer_id}")
         async with transaction(pool) as conn:
             try:
                 key_id = await service.rotate_key(issuer_id, repo=IssuanceRepository(conn), ctx=context(conn))
@@ -125,18 +149,20 @@ def create_http(
                 raise _problem(error) from error
         return {"issuer_id": issuer_id, "active_key": key_id}
 
-    @app.get("/admin/issuers/{issuer_id}/requests", dependencies=admin)
+    @app.get("/admin/issuers/{issuer_id}/requests")
     async def requests(
-        issuer_id: str, state: Literal["parked", "issued"] | None = None
+        issuer_id: str, state: Literal["parked", "issued"] | None = None, caller: Principal = Depends(admin)
     ) -> list[dict[str, Any]]:
         """Awards received, newest first; `state=parked` lists what waits, with its reason."""
+        not_found_for(caller, issuer_id, f"issuer {issuer_id}")
         async with acquire(pool) as conn:
             rows = await IssuanceRepository(conn).request_states(issuer_id, state=state)
         return [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()} for r in rows]
 
-    @app.get("/admin/issuers/{issuer_id}/status-indexes", dependencies=admin)
-    async def status_indexes(issuer_id: str) -> dict[str, int]:
+    @app.get("/admin/issuers/{issuer_id}/status-indexes")
+    async def status_indexes(issuer_id: str, caller: Principal = Depends(admin)) -> dict[str, int]:
         """Free status list indexes reserved for this issuer, per purpose (0 means awards wait)."""
+        not_found_for(caller, issuer_id, f"issuer {issuer_id}")
         async with acquire(pool) as conn:
             pool_repo = StatusPoolRepository(conn)
             return {
@@ -144,28 +170,39 @@ def create_http(
                 for purpose in PURPOSES
             }
 
-    @app.put("/admin/achievements/{achievement_id}", dependencies=admin)
-    async def put_achievement(achievement_id: str, spec: MicroCredentialSpec) -> dict[str, Any]:
+    @app.put("/admin/achievements/{achievement_id}")
+    async def put_achievement(
+        achievement_id: str, spec: MicroCredentialSpec, caller: Principal = Depends(admin)
+    ) -> dict[str, Any]:
+        forbid_unless(caller, spec.issuer_id, f"issuer {spec.issuer_id}")
         if spec.achievement_id != achievement_id:
             raise Problem(400, "Invalid request", "achievement_id in the body differs from the path")
         async with transaction(pool) as conn:
+            repo = IssuanceRepository(conn)
+            existing = await repo.get_achievement(achievement_id)
+            if existing is not None:
+                forbid_unless(caller, existing.spec.issuer_id, f"achievement {achievement_id}")
             try:
-                revision, issued = await service.define_achievement(
-                    spec, repo=IssuanceRepository(conn), ctx=context(conn)
-                )
+                revision, issued = await service.define_achievement(spec, repo=repo, ctx=context(conn))
             except IssuanceError as error:
                 raise _problem(error) from error
         return {"achievement_id": achievement_id, "revision": revision, "released_credentials": issued}
 
-    @app.get("/admin/achievements", dependencies=admin)
-    async def list_achievements(issuer_id: str | None = None) -> list[dict[str, Any]]:
+    @app.get("/admin/achievements")
+    async def list_achievements(
+        issuer_id: str | None = None, caller: Principal = Depends(admin)
+    ) -> list[dict[str, Any]]:
+        """Every issuer's for an operator (or `issuer_id`'s); an issuer principal's own only."""
+        if not caller.is_operator:
+            not_found_for(caller, issuer_id or caller.issuer_id, f"issuer {issuer_id}")
+            issuer_id = caller.issuer_id
         async with acquire(pool) as conn:
             stored = await IssuanceRepository(conn).list_achievements(issuer_id)
         return [{**a.spec.model_dump(mode="json"), "revision": a.revision} for a in stored]
 
     # public documents
 
-    @app.get("/issuers/{issuer_id}/did.json")
+    @app.get("/issuers/{issuer_id}/did.json", dependencies=public)
     async def did_document(issuer_id: str) -> JSONResponse:
         async with acquire(pool) as conn:
             document = await service.did_document(issuer_id, repo=IssuanceRepository(conn))
@@ -173,18 +210,20 @@ def create_http(
             raise Problem(404, "Not found", f"no issuer {issuer_id}")
         return JSONResponse(document, media_type="application/did+json")
 
-    @app.get("/contexts/micro-credential/v1")
+    @app.get("/contexts/micro-credential/v1", dependencies=public)
     async def credstream_context() -> Response:
         return Response(context_document(CREDSTREAM_CONTEXT_URL), media_type="application/ld+json")
 
-    @app.get("/schemas/micro-credential/v1.json")
+    @app.get("/schemas/micro-credential/v1.json", dependencies=public)
     async def profile_schema() -> Response:
         return Response(schema_bytes(), media_type="application/schema+json")
 
     # VC-API
 
-    @app.post("/credentials/issue", dependencies=admin, status_code=201)
-    async def issue(request: Annotated[IssueRequest, Body()]) -> dict[str, Any]:
+    @app.post("/credentials/issue", status_code=201)
+    async def issue(
+        request: Annotated[IssueRequest, Body()], caller: Principal = Depends(signer)
+    ) -> dict[str, Any]:
         credential = dict(request.credential)
         issuer_did = issuer_id_of(credential)
         prefix = did_web(settings.public_base_url, "")
@@ -192,6 +231,16 @@ def create_http(
             raise Problem(
                 422, "Issuer not ours", "credential.issuer must be the did:web of one of our issuers"
             )
+        if caller.role == "service":
+            # The revocation service signs status lists with the issuer's key, nothing else.
+            types = credential.get("type")
+            if not isinstance(types, list) or "BitstringStatusListCredential" not in types:
+                raise Problem(
+                    403, "Forbidden", "a service principal may only have status list credentials signed",
+                    reason="role_forbidden",
+                )  # fmt: skip
+        else:
+            forbid_unless(caller, issuer_did.removeprefix(prefix), f"issuer {issuer_did}")
         async with transaction(pool) as conn:
             repo = IssuanceRepository(conn)
             issuer = await repo.get_issuer(issuer_did.removeprefix(prefix))
@@ -206,7 +255,7 @@ def create_http(
         return {"verifiableCredential": signed}
 
     status_cache = ListCache(default_ttl_s=60.0)
-    fetch_status = http_fetcher(status_client, status_cache)
+    fetch_status = http_fetcher(status_client, status_cache, fetch_policy)
 
     async def resolver_for(document: dict[str, Any]) -> StaticKeyResolver:
         """Keys of our own issuers' did:web documents (foreign DIDs are not resolved yet)."""
@@ -223,7 +272,7 @@ def create_http(
                 resolver.add(did_doc)
         return resolver
 
-    @app.post("/credentials/verify", response_model=None)
+    @app.post("/credentials/verify", response_model=None, dependencies=public)
     async def verify(request: Annotated[VerifyRequest, Body()]) -> JSONResponse:
         document = request.verifiableCredential
         resolver = await resolver_for(document) if isinstance(document, dict) else StaticKeyResolver()
@@ -251,8 +300,8 @@ def create_http(
         }
         return JSONResponse(body, status_code=400, media_type=PROBLEM_JSON)
 
-    @app.get("/credentials/{credential_uuid}", dependencies=admin)
-    async def get_credential(credential_uuid: str) -> dict[str, Any]:
+    @app.get("/credentials/{credential_uuid}")
+    async def get_credential(credential_uuid: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
         credential_id = (
             credential_uuid if credential_uuid.startswith("urn:") else f"urn:uuid:{credential_uuid}"
         )
@@ -260,6 +309,7 @@ def create_http(
             stored = await IssuanceRepository(conn).get_credential(credential_id)
         if stored is None:
             raise Problem(404, "Not found", f"no credential {credential_id}")
+        not_found_for(caller, stored.issuer_id, f"credential {credential_id}")
         return stored.document
 
     return app

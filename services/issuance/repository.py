@@ -142,6 +142,18 @@ class IssuanceRepository:
             sealed,
         )
 
+    async def sealed_keys_for_update(self) -> list[tuple[str, bytes]]:
+        """Every stored private key, locked until the transaction ends (KEK rotation)."""
+        rows = await self._conn.fetch(
+            "SELECT key_id, sealed_secret FROM issuer_keys ORDER BY key_id FOR UPDATE"
+        )
+        return [(r["key_id"], bytes(r["sealed_secret"])) for r in rows]
+
+    async def replace_sealed_key(self, *, key_id: str, sealed: bytes) -> None:
+        await self._conn.execute(
+            "UPDATE issuer_keys SET sealed_secret = $2 WHERE key_id = $1", key_id, sealed
+        )
+
     async def keys_of(self, issuer_id: str) -> list[StoredKey]:
         rows = await self._conn.fetch(
             """

@@ -12,7 +12,6 @@ from typing import Any
 from contracts.v1.assessment import AchievementCriteria, AchievementDefined
 from contracts.v1.issuance import CredentialIssued
 from contracts.v1.revocation import CredentialStatusChangeRequested
-from services.issuance import keyring
 from services.issuance.assurance import QaAttestation, covering, unassured
 from services.issuance.credential import build_credential
 from services.issuance.domain import (
@@ -23,6 +22,7 @@ from services.issuance.domain import (
     credential_id,
     did_web,
 )
+from services.issuance.keyring import Keyring
 from services.issuance.profile import claims_profile, validate_profile
 from services.issuance.repository import IssuanceRepository, StoredCredential, StoredIssuer
 from services.issuance.status import (
@@ -47,7 +47,7 @@ class IssuanceContext:
     """What issuing needs besides the database: where we are, the KEK, and the outbox."""
 
     public_base_url: str
-    key_encryption_key: str
+    keyring: Keyring
     publish_issued: PublishIssued
     publish_defined: PublishDefined
     status: StatusPolicy
@@ -99,7 +99,7 @@ async def _add_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceCon
         key_id=key_id,
         issuer_id=issuer_id,
         public_multibase=public,
-        sealed=keyring.seal(ctx.key_encryption_key, key_id, seed),
+        sealed=ctx.keyring.seal(key_id, seed),
     )
     return key_id
 
@@ -108,7 +108,22 @@ async def signer_for(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceC
     key = await repo.active_key(issuer_id)
     if key is None:
         raise IssuanceError("issuer_has_no_key", f"issuer {issuer_id} has no active signing key")
-    return Ed25519Signer(key.key_id, keyring.unseal(ctx.key_encryption_key, key.key_id, key.sealed_secret))
+    return Ed25519Signer(key.key_id, ctx.keyring.unseal(key.key_id, key.sealed_secret))
+
+
+async def rewrap_keys(*, repo: IssuanceRepository, keyring: Keyring) -> tuple[int, int]:
+    """KEK rotation: every stored private key re-sealed under the active KEK, in the caller's
+    transaction (rows locked, so a key added meanwhile waits and is sealed under the new KEK by
+    an instance configured with it). Returns (re-wrapped, already under the active KEK)."""
+    rewrapped = unchanged = 0
+    for key_id, sealed in await repo.sealed_keys_for_update():
+        resealed = keyring.rewrap(key_id, sealed)
+        if resealed is None:
+            unchanged += 1
+        else:
+            await repo.replace_sealed_key(key_id=key_id, sealed=resealed)
+            rewrapped += 1
+    return rewrapped, unchanged
 
 
 async def did_document(issuer_id: str, *, repo: IssuanceRepository) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from services.issuance.assurance import QaAttestation
+from services.issuance.fetch_guard import FetchPolicy
 from services.issuance.profile import SCHEMA_URL, validate_profile
 from services.runtime.vc import status
 from services.runtime.vc.keys import KeyResolver
@@ -175,15 +176,16 @@ async def check_status(
             result.warnings.append({"code": "STATUS_SET", "message": f"the {purpose} status bit is set"})
 
 
-def http_fetcher(client: httpx.AsyncClient, cache: status.ListCache) -> status.Fetch:
-    """Dereferences status list URLs over HTTP(S), cached within each list's `ttl`."""
+def http_fetcher(client: httpx.AsyncClient, cache: status.ListCache, policy: FetchPolicy) -> status.Fetch:
+    """Dereferences status list URLs over HTTP(S), cached within each list's `ttl`. `client` is
+    the guarded client of services/issuance/fetch_guard.py, which refuses private addresses when
+    it connects; `policy` refuses what the URL alone shows (scheme, host) before any I/O."""
 
     async def fetch(url: str) -> dict[str, Any]:
+        policy.check_url(url)
         cached = cache.get(url)
         if cached is not None:
             return cached
-        if not url.startswith(("https://", "http://")):
-            raise status.StatusError("STATUS_RETRIEVAL_ERROR", f"{url} is not an HTTP(S) URL")
         try:
             async with client.stream("GET", url, timeout=5.0, follow_redirects=False) as response:
                 if response.status_code != 200:

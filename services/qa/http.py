@@ -1,7 +1,9 @@
 """HTTP API of the QA service: the operator's agency register (admin) and the public register.
 
-Public, read-only, JSON: agencies, current attestations per issuer and per achievement, every
-attestation with its history and endorsement, and a small human page at `/register`.
+Public, read-only, JSON, rate-limited per client address: agencies, current attestations per
+issuer and per achievement, every attestation with its history and endorsement, and a small human
+page at `/register`. Admin (services/runtime/auth.py): only an operator registers agencies; the
+submission audit is the operator's (all) or an agency principal's (its own submissions only).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from services.qa import service
 from services.qa.domain import Agency, Attestation
 from services.qa.repository import QaRepository
 from services.qa.settings import Settings
+from services.runtime.auth import Principal, http_guards
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     Problem,
     ReadinessCheck,
-    bearer_guard,
     health_router,
     install_problem_handlers,
 )
@@ -63,9 +65,12 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     )
     install_problem_handlers(app)
     app.include_router(health_router(ready))
-    admin = [Depends(bearer_guard(settings.admin_token, what="qa admin token"))]
+    guards = http_guards(settings)
+    operator = [Depends(guards.principal("operator"))]
+    auditor = guards.principal("operator", "agency")
+    public = [Depends(guards.public)]
 
-    @app.put("/admin/agencies/{agency_id}", dependencies=admin)
+    @app.put("/admin/agencies/{agency_id}", dependencies=operator)
     async def put_agency(agency_id: str, agency: Agency, response: Response) -> dict[str, Any]:
         if agency.agency_id != agency_id:
             raise Problem(400, "Invalid request", "agency_id in the body differs from the path")
@@ -74,18 +79,21 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
         response.status_code = 201 if created else 200
         return {"agency_id": agency_id, "created": created}
 
-    @app.get("/admin/submissions", dependencies=admin)
-    async def submissions(outcome: Literal["accepted", "rejected"] | None = None) -> list[dict[str, Any]]:
+    @app.get("/admin/submissions")
+    async def submissions(
+        outcome: Literal["accepted", "rejected"] | None = None, caller: Principal = Depends(auditor)
+    ) -> list[dict[str, Any]]:
+        """The submission audit: every agency's for an operator, an agency principal's own only."""
         async with acquire(pool) as conn:
-            rows = await QaRepository(conn).list_audit(outcome=outcome)
+            rows = await QaRepository(conn).list_audit(outcome=outcome, agency_id=caller.agency_id)
         return [{k: _json(v) for k, v in row.items()} for row in rows]
 
-    @app.get("/register/agencies")
+    @app.get("/register/agencies", dependencies=public)
     async def agencies() -> list[dict[str, Any]]:
         async with acquire(pool) as conn:
             return [agency_json(a) for a in await QaRepository(conn).list_agencies()]
 
-    @app.get("/register/agencies/{agency_id}")
+    @app.get("/register/agencies/{agency_id}", dependencies=public)
     async def agency(agency_id: str) -> dict[str, Any]:
         async with acquire(pool) as conn:
             repo = QaRepository(conn)
@@ -97,7 +105,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             )
         return {**agency_json(found), "attestations": [attestation_json(a) for a in made]}
 
-    @app.get("/register/attestations")
+    @app.get("/register/attestations", dependencies=public)
     async def attestations(
         issuer_id: str | None = None,
         achievement_id: str | None = None,
@@ -114,7 +122,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             )  # fmt: skip
         return [attestation_json(a) for a in found]
 
-    @app.get("/register/attestations/{attestation_id:path}")
+    @app.get("/register/attestations/{attestation_id:path}", dependencies=public)
     async def attestation(attestation_id: str) -> dict[str, Any]:
         async with acquire(pool) as conn:
             repo = QaRepository(conn)
@@ -127,7 +135,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             "history": [{k: _json(v) for k, v in h.items()} for h in history],
         }
 
-    @app.get("/register/issuers/{issuer_id}")
+    @app.get("/register/issuers/{issuer_id}", dependencies=public)
     async def issuer(issuer_id: str) -> dict[str, Any]:
         """An issuer as the QA register knows it: its micro-credentials and current attestations."""
         async with acquire(pool) as conn:
@@ -144,7 +152,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             "attestations": [attestation_json(a) for a in current],
         }
 
-    @app.get("/register/achievements/{achievement_id}")
+    @app.get("/register/achievements/{achievement_id}", dependencies=public)
     async def achievement(achievement_id: str) -> dict[str, Any]:
         """A micro-credential and the current attestations that cover it: its own (programme
         level) and its issuer's (institutional)."""
@@ -161,7 +169,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             )
         return {**known[0], "attestations": [attestation_json(a) for a in own + institutional]}
 
-    @app.get("/register", response_class=HTMLResponse)
+    @app.get("/register", response_class=HTMLResponse, dependencies=public)
     async def page() -> str:
         async with acquire(pool) as conn:
             repo = QaRepository(conn)

@@ -231,13 +231,18 @@ class QaRepository:
             source, event_id, agency_id, action, endorsement_id, outcome, reason, message,
         )  # fmt: skip
 
-    async def list_audit(self, *, outcome: str | None, limit: int = 200) -> list[dict[str, Any]]:
+    async def list_audit(
+        self, *, outcome: str | None, agency_id: str | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
         rows = await self._conn.fetch(
             """
             SELECT source, event_id, agency_id, action, endorsement_id, outcome, reason, message, received_at
-            FROM submission_audit WHERE $1::text IS NULL OR outcome = $1 ORDER BY id DESC LIMIT $2
+            FROM submission_audit
+            WHERE ($1::text IS NULL OR outcome = $1) AND ($3::text IS NULL OR agency_id = $3)
+            ORDER BY id DESC LIMIT $2
             """,
             outcome,
             limit,
+            agency_id,
         )
         return [dict(r) for r in rows]

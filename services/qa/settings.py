@@ -15,7 +15,6 @@ class Settings(ServiceSettings):
     database_url: SecretStr = SecretStr("postgresql://qa:qa@127.0.0.1:5432/credstream")
     database_schema: str = "qa"
     http_port: int = 8083
-    admin_token: SecretStr = SecretStr("dev-qa-admin-token")
     event_source: str = "urn:credstream:service:qa"
     expiry_check_interval_s: float = Field(
         default=5.0,

@@ -1,10 +1,13 @@
 """HTTP API of the revocation service.
 
-Public, read-only: `GET /status-lists/{issuer}/{purpose}/{seq}` (the signed
-BitstringStatusListCredential, with `ETag`, `Cache-Control` from the list's `ttl`, and 304 for a
-matching `If-None-Match`). Authenticated (bearer admin token): status updates in the VC-API shape
-(`POST /credentials/status`, one credential; `POST /credentials/status/bulk`, many), a
-credential's status and audit, and an issuer's lists. Every error is problem+json.
+Public, read-only, rate-limited per client address: `GET /status-lists/{issuer}/{purpose}/{seq}`
+(the signed BitstringStatusListCredential, with `ETag`, `Cache-Control` from the list's `ttl`, and
+304 for a matching `If-None-Match`). Authenticated by principal (services/runtime/auth.py): status
+updates in the VC-API shape (`POST /credentials/status`, one credential;
+`POST /credentials/status/bulk`, many), a credential's status and audit, and an issuer's lists.
+An issuer principal acts only on its own issuer's credentials: a change to another issuer's is
+refused with 403 before anything is written (no audit row either), another issuer's status or
+lists read as 404. The audit names the principal as the actor. Every error is problem+json.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ from services.revocation.domain import ChangeOutcome, ChangeRequest, Purpose
 from services.revocation.repository import Published, RevocationRepository
 from services.revocation.service import RevocationContext
 from services.revocation.settings import Settings
+from services.runtime.auth import Principal, forbid_unless, http_guards, not_found_for
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     Problem,
     ReadinessCheck,
-    bearer_guard,
     health_router,
     install_problem_handlers,
 )
@@ -126,7 +129,9 @@ def _purpose_and_bit(item: StatusItem) -> tuple[Purpose, bool]:
     raise Problem(400, "Invalid status", 'with statusPurpose, status is "1" or "0"', reason="status_invalid")
 
 
-def _requests(update: StatusUpdate, actor: str, default_id: str) -> list[ChangeRequest]:
+def _requests(update: StatusUpdate, caller: Principal, default_id: str) -> list[ChangeRequest]:
+    """The change requests of one update; an issuer principal's are bound to its issuer, so the
+    service refuses them for a credential of another issuer even if one appeared meanwhile."""
     items = update["credentialStatus"]
     base = update.get("requestId") or default_id
     return [
@@ -137,9 +142,9 @@ def _requests(update: StatusUpdate, actor: str, default_id: str) -> list[ChangeR
             set=bit,
             reason_code=update.get("reasonCode", "unspecified"),
             reason=update.get("reason"),
-            actor=actor,
+            actor=caller.id,
             channel="http",
-            issuer_id=update.get("issuerId"),
+            issuer_id=update.get("issuerId") or caller.issuer_id,
         )
         for purpose, bit in map(_purpose_and_bit, items)
     ]
@@ -155,13 +160,17 @@ def create_http(
     )
     install_problem_handlers(app)
     app.include_router(health_router(ready))
-    admin = [Depends(bearer_guard(settings.admin_token, what="revocation admin token"))]
+    guards = http_guards(settings)
+    admin = guards.principal("operator", "issuer")
     # Published lists kept in memory for SERVED_CACHE_S: a GET (or a 304) needs no database
     # round trip; a re-published list is served at most that much later (well within any ttl).
     served: dict[tuple[str, str, int], tuple[float, Published]] = {}
-    actor = "operator"
 
-    @app.get("/status-lists/{issuer_id}/{purpose}/{seq}", response_model=None)
+    @app.get(
+        "/status-lists/{issuer_id}/{purpose}/{seq}",
+        response_model=None,
+        dependencies=[Depends(guards.public)],
+    )
     async def status_list(
         issuer_id: str,
         purpose: Purpose,
@@ -191,6 +200,19 @@ def create_http(
             return Response(status_code=304, headers=headers)
         return Response(published.body, media_type=VC_MEDIA_TYPE, headers=headers)
 
+    async def check_tenancy(caller: Principal, updates: list[StatusUpdate]) -> None:
+        """Before anything is written: an issuer principal names only its own issuer and changes
+        only its own issuer's credentials (an unknown credential is refused later, as 404)."""
+        if caller.is_operator:
+            return
+        for update in updates:
+            if "issuerId" in update:
+                forbid_unless(caller, update["issuerId"], f"issuer {update['issuerId']}")
+        async with acquire(pool) as conn:
+            owners = await RevocationRepository(conn).issuers_of(u["credentialId"] for u in updates)
+        for credential_id, owner in owners.items():
+            forbid_unless(caller, owner, f"credential {credential_id}")
+
     async def apply(requests: list[ChangeRequest], *, fresh_ids: bool) -> list[ChangeOutcome]:
         async with transaction(pool) as conn:
             return await service.apply_changes(
@@ -201,11 +223,12 @@ def create_http(
                 fresh_ids=fresh_ids,
             )
 
-    @app.post("/credentials/status", dependencies=admin, openapi_extra=_body(_SINGLE))
-    async def update_status(request: Request) -> dict[str, Any]:
+    @app.post("/credentials/status", openapi_extra=_body(_SINGLE))
+    async def update_status(request: Request, caller: Principal = Depends(admin)) -> dict[str, Any]:
         update: StatusUpdate = await _parse(request, _SINGLE)
+        await check_tenancy(caller, [update])
         outcomes = await apply(
-            _requests(update, actor, str(uuid.uuid4())), fresh_ids="requestId" not in update
+            _requests(update, caller, str(uuid.uuid4())), fresh_ids="requestId" not in update
         )
         refused = [o for o in outcomes if o.outcome == "refused"]
         if refused:
@@ -230,14 +253,15 @@ def create_http(
             )
         return {"credentialId": update["credentialId"], "results": [o.as_json() for o in outcomes]}
 
-    @app.post("/credentials/status/bulk", dependencies=admin, openapi_extra=_body(_BULK))
-    async def bulk_update(request: Request) -> dict[str, Any]:
+    @app.post("/credentials/status/bulk", openapi_extra=_body(_BULK))
+    async def bulk_update(request: Request, caller: Principal = Depends(admin)) -> dict[str, Any]:
         bulk: BulkUpdate = await _parse(request, _BULK)
         updates = bulk["updates"]
         if len(updates) > settings.bulk_limit:
             raise Problem(413, "Too many updates", f"at most {settings.bulk_limit} updates per request")
+        await check_tenancy(caller, updates)
         batch = uuid.uuid4()  # server-made request ids: this batch's id and the update's position
-        requests = [r for n, u in enumerate(updates) for r in _requests(u, actor, f"{batch}:{n}")]
+        requests = [r for n, u in enumerate(updates) for r in _requests(u, caller, f"{batch}:{n}")]
         outcomes = await apply(requests, fresh_ids=not any("requestId" in u for u in updates))
         summary: dict[str, int] = {}
         for o in outcomes:
@@ -247,13 +271,15 @@ def create_http(
             "results": [o.as_json() for o in outcomes if o.outcome != "applied"],
         }
 
-    @app.get("/credentials/status/{credential_id:path}", dependencies=admin)
-    async def credential_status(credential_id: str) -> dict[str, Any]:
+    @app.get("/credentials/status/{credential_id:path}")
+    async def credential_status(credential_id: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
         async with acquire(pool) as conn:
             repo = RevocationRepository(conn)
             entries = await repo.entries_of([credential_id])
             if not entries:
                 raise Problem(404, "Not found", f"no status entries known for {credential_id}")
+            issuer = next(iter(entries.values())).issuer_id
+            not_found_for(caller, issuer, f"status entries known for {credential_id}")
             lists = await repo.lists_by_id(e.list_id for e in entries.values())
             audit = await repo.audit_of(credential_id)
         status = {}
@@ -266,8 +292,9 @@ def create_http(
             }
         return {"credentialId": credential_id, "status": status, "audit": audit}
 
-    @app.get("/admin/issuers/{issuer_id}/status-lists", dependencies=admin)
-    async def issuer_lists(issuer_id: str) -> list[dict[str, Any]]:
+    @app.get("/admin/issuers/{issuer_id}/status-lists")
+    async def issuer_lists(issuer_id: str, caller: Principal = Depends(admin)) -> list[dict[str, Any]]:
+        not_found_for(caller, issuer_id, f"issuer {issuer_id}")
         async with acquire(pool) as conn:
             return [dict(r) for r in await RevocationRepository(conn).lists_of_issuer(issuer_id)]
 

@@ -39,12 +39,17 @@ Signer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 def issuance_signer(settings: Settings, client: httpx.AsyncClient) -> Signer:
     """Signs through the issuance service's `POST /credentials/issue` (VC-API)."""
 
+    token = settings.issuance_token
+    headers = (
+        {"Authorization": f"Bearer {token.get_secret_value()}"} if token and token.get_secret_value() else {}
+    )
+
     async def sign(credential: dict[str, Any]) -> dict[str, Any]:
         try:
             response = await client.post(
                 f"{settings.issuance_url.rstrip('/')}/credentials/issue",
                 json={"credential": credential},
-                headers={"Authorization": f"Bearer {settings.issuance_token.get_secret_value()}"},
+                headers=headers,
                 timeout=10.0,
             )
         except httpx.TransportError as error:

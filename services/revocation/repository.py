@@ -204,6 +204,14 @@ class RevocationRepository:
         )
         return {(r[0], r[1]): Entry(r[0], r[1], r[2], r[3], r[4]) for r in rows}
 
+    async def issuers_of(self, credential_ids: Iterable[str]) -> dict[str, str]:
+        """The issuer of each credential whose entries are known (the HTTP tenancy check)."""
+        rows = await self.conn.fetch(
+            "SELECT DISTINCT credential_id, issuer_id FROM entries WHERE credential_id = ANY($1::text[])",
+            list(set(credential_ids)),
+        )
+        return {r[0]: r[1] for r in rows}
+
     # requests, audit
 
     async def audited(self, request_ids: Iterable[str]) -> dict[str, asyncpg.Record]:

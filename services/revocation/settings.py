@@ -15,7 +15,6 @@ class Settings(ServiceSettings):
     database_url: SecretStr = SecretStr("postgresql://revocation:revocation@127.0.0.1:5432/credstream")
     database_schema: str = "revocation"
     http_port: int = 8084
-    admin_token: SecretStr = SecretStr("dev-revocation-admin-token")
     event_source: str = "urn:credstream:service:revocation"
     public_base_url: str = Field(
         default="http://127.0.0.1:8084",
@@ -37,5 +36,9 @@ class Settings(ServiceSettings):
         description="The issuance service's VC-API, where status list credentials are signed with the "
         "issuer's key.",
     )
-    issuance_token: SecretStr = SecretStr("dev-issuance-admin-token")
+    issuance_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of this service's `service` principal at the issuance service (it "
+        "may only have status list credentials signed); the local runner generates it.",
+    )
     bulk_limit: int = Field(default=100_000, description="Most status changes accepted in one HTTP request.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -35,6 +36,21 @@ class ServiceSettings(BaseSettings):
     db_pool_max_size: int = 10
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    http_principals_file: Path | None = Field(
+        default=None,
+        description="JSON file of the HTTP principals (operator, issuer, agency, service) with the "
+        "SHA-256 of their tokens (deploy/config/http-principals.json; the local runner writes one "
+        "with fresh tokens into the stack's var directory). Without one, every protected call is refused.",
+    )
+    http_principals: str | None = Field(
+        default=None, description="The same JSON inline; overrides `http_principals_file`."
+    )
+    public_rate_per_s: float = Field(
+        default=100.0,
+        description="Requests a second per client address on the public endpoints (token bucket); "
+        "0 turns the limit off.",
+    )
+    public_burst: int = Field(default=200, ge=1, description="Requests a client may save up (bucket size).")
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

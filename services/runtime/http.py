@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Header, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,9 +19,17 @@ class Problem(Exception):
     """An HTTP error answered as `application/problem+json` (RFC 9457)."""
 
     def __init__(
-        self, status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        type_: str = "about:blank",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail)
+        self.headers = headers or {}
         self.status = status
         self.title = title
         self.detail = detail
@@ -32,10 +38,16 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, title: str, detail: str, *, type_: str = "about:blank", **extra: Any
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -43,7 +55,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_problem(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, Problem)
-        return problem_response(exc.status, exc.title, exc.detail, type_=exc.type, **exc.extra)
+        return problem_response(
+            exc.status, exc.title, exc.detail, type_=exc.type, headers=exc.headers, **exc.extra
+        )
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -81,19 +95,3 @@ def health_router(ready: ReadinessCheck) -> APIRouter:
         )
 
     return router
-
-
-def bearer_guard(token: SecretStr, *, what: str) -> Callable[..., Awaitable[None]]:
-    """A FastAPI dependency admitting only `Authorization: Bearer <token>` (401 without a header,
-    403 with another token), compared in constant time."""
-
-    async def require(authorization: Annotated[str | None, Header()] = None) -> None:
-        if not authorization:
-            raise Problem(401, "Unauthenticated", "an `Authorization: Bearer <token>` header is required")
-        scheme, _, given = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-            given.encode(), token.get_secret_value().encode()
-        ):
-            raise Problem(403, "Forbidden", f"the bearer token is not the {what}")
-
-    return require

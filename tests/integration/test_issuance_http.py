@@ -104,7 +104,7 @@ async def test_precise_problems(stack: Stack, issuance: ServiceHost) -> None:
             json=scenario.issuer(),
             headers={"Authorization": "Bearer x"},
         )
-        assert wrong.status_code == 403
+        assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Bearer")
         orphan = await client.put(
             f"/admin/achievements/{scenario.achievement_id}", json=scenario.achievement(), headers=ADMIN
         )

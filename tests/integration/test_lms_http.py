@@ -251,14 +251,14 @@ async def test_missing_or_foreign_tokens_and_wrong_content_types_are_refused(
         content=payload,
         headers={**headers, **json_type, "Authorization": "Bearer not-an-lms"},
     )
-    assert_problem(foreign, 403)
+    assert_problem(foreign, 401)
     basic = await client.post(
         path,
         params=params,
         content=payload,
         headers={**headers, **json_type, "Authorization": f"Basic {WORLD.lms.token}"},
     )
-    assert_problem(basic, 403)
+    assert_problem(basic, 401)
     wrong_type = await client.post(
         path,
         params=params,

@@ -8,7 +8,7 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,17 +21,32 @@ from contracts.topics import ACHIEVEMENTS_EARNED, CREDENTIAL_STATUS, CREDENTIALS
 from contracts.v1.revocation import CredentialStatusChangeRequested
 from deploy.local.runner import Stack
 from deploy.tools.publish import publish_event
+from services.issuance.app import create_app as create_issuance
 from services.issuance.domain import credential_id
 from services.runtime.process import ServiceHost
 from services.runtime.vc.status import MIN_ENTRIES, Bitstring, decode_list
 from tests.fixtures.interop import decode_status_list, verify_with_digitalbazaar
-from tests.fixtures.issuance import ADMIN, IssuerScenario
+from tests.fixtures.issuance import ADMIN, IssuerScenario, issuance_settings
 from tests.fixtures.process import free_port
 from tests.fixtures.revocation import REVOCATION_ADMIN, set_status
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
 ASSESSMENT = "urn:test:assessment"
+# The tests' own status list server and a port nothing listens on: loopback, so the verifier's SSRF
+# guard refuses them unless allowed explicitly, as the platform's own lists are.
+LIST_PORT, CLOSED_PORT = free_port(), free_port()
+
+
+@pytest.fixture(scope="module")
+async def issuance(stack: Stack, revocation: ServiceHost) -> AsyncIterator[ServiceHost]:
+    settings = issuance_settings(
+        stack, allow_status_from=(f"http://127.0.0.1:{LIST_PORT}/", f"http://127.0.0.1:{CLOSED_PORT}/")
+    )
+    host = await create_issuance(settings)
+    await host.start()
+    yield host
+    await host.stop()
 
 
 @pytest.fixture
@@ -263,7 +278,7 @@ class _ListServer:
             def log_message(self, *_: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", LIST_PORT), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -364,7 +379,7 @@ async def test_tampered_unreachable_short_lists_and_bad_indexes_are_explicit_err
         assert body["verified"] is False, code
         assert body["status"] == {"revocation": "error"}, code
         assert [e["code"] for e in body["errors"]] == [code], body["errors"]
-    closed_port = f"http://127.0.0.1:{free_port()}/nothing"
+    closed_port = f"http://127.0.0.1:{CLOSED_PORT}/nothing"
     unreachable = await verify_with(closed_port, "1")
     assert [e["code"] for e in unreachable["errors"]] == ["STATUS_RETRIEVAL_ERROR"]
 
@@ -420,7 +435,7 @@ async def test_status_update_http_refusals_and_bulk_summary(
     async with httpx.AsyncClient(base_url=revocation_url, timeout=30) as client:
         assert (await client.post("/credentials/status", json=ok)).status_code == 401
         foreign = {"Authorization": "Bearer someone-else"}
-        assert (await client.post("/credentials/status", json=ok, headers=foreign)).status_code == 403
+        assert (await client.post("/credentials/status", json=ok, headers=foreign)).status_code == 401
         client.headers.update(REVOCATION_ADMIN)
         cases = [
             ({"credentialId": "x", "credentialStatus": []}, 400, "body_invalid"),

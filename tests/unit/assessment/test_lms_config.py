@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -45,3 +46,15 @@ def test_lookups_by_token_and_source() -> None:
 def test_ambiguous_or_weak_directories_are_refused(second: dict[str, str]) -> None:
     with pytest.raises(ValidationError):
         LmsDirectory.model_validate({"lms": [ENTRY, second]})
+
+
+def test_a_token_may_be_configured_as_its_digest_only() -> None:
+    hashed = {**ENTRY, "token_sha256": hashlib.sha256(b"token-a-0123456789").hexdigest()}
+    del hashed["token"]
+    directory = LmsDirectory.model_validate({"lms": [hashed]})
+    assert directory.by_token("token-a-0123456789") is directory.lms[0]
+    assert directory.by_token(hashed["token_sha256"]) is None  # the digest is not the token
+    with pytest.raises(ValidationError, match="exactly one"):
+        LmsDirectory.model_validate({"lms": [{**ENTRY, "token_sha256": hashed["token_sha256"]}]})
+    with pytest.raises(ValidationError, match="share one token"):
+        LmsDirectory.model_validate({"lms": [ENTRY, {**hashed, "lms_id": "b", "source": "https://b.test"}]})

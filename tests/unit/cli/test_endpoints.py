@@ -17,7 +17,10 @@ def test_flags_win_and_the_rest_follow_the_profile() -> None:
     assert endpoints.revocation_url == f"http://127.0.0.1:{ports['revocation']}"
     assert endpoints.kafka == f"127.0.0.1:{ports['kafka']}"
     assert endpoints.qa_token == "secret"
-    assert endpoints.revocation_token == "dev-revocation-admin-token"
+    assert endpoints.revocation_token == Stack.for_profile("test").http_tokens()["operator"]
+    one = Endpoints.resolve("test", token="issuer-token", qa_token="secret")
+    tokens = (one.issuance_token, one.revocation_token, one.qa_token)
+    assert tokens == ("issuer-token", "issuer-token", "secret")
 
 
 def test_topics_resolve_by_full_or_short_name() -> None:
