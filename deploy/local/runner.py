@@ -569,6 +569,49 @@ def start_services(stack: Stack) -> None:
         log(f"{spec.name} ready on http://127.0.0.1:{port} (pid {pid}, log {log_file})")
 
 
+def start_service(stack: Stack, spec: ServiceSpec, *, extra_env: dict[str, str] | None = None) -> int:
+    """Start one service process (as `start_services` does) and wait until it is ready; its pid."""
+    log_file = stack.logs / f"{spec.name}.log"
+    env = stack.service_env(spec) | (extra_env or {})
+    pid = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=env)
+    stack.pids[spec.name] = pid
+    stack.save()
+    wait_for(spec.name, lambda: service_ready(stack.ports[spec.name]), 60, pid, log_file)
+    return pid
+
+
+def kill_service(stack: Stack, name: str) -> None:
+    """SIGKILL one service process (a crash, not a stop: no graceful shutdown) and reap it."""
+    pid = stack.pids.get(name)
+    if pid and alive(pid):
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.05)
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def restart_kafka(stack: Stack) -> None:
+    """Stop the broker (SIGTERM, controlled shutdown) and start it again on the same data
+    directory: topics, offsets and committed consumer positions survive."""
+    if pid := stack.pids.pop("kafka", None):
+        terminate(pid, "kafka", 30)
+    stack.save()
+    # start_kafka waits for "Kafka Server started" in the log: the previous run's must not count.
+    log_file = stack.logs / "kafka.log"
+    if log_file.exists():
+        log_file.replace(log_file.with_suffix(".log.1"))
+    start_kafka(stack)
+
+
+def restart_postgres(stack: Stack) -> None:
+    """Stop PostgreSQL (fast shutdown: open transactions abort) and start it on the same data."""
+    stop_postgres(stack)
+    stack.pids.pop("postgres", None)
+    start_postgres(stack)
+
+
 def seed(stack: Stack) -> None:
     from deploy.tools.seed import DEFAULT_FILE, DEFAULT_QA_FILE, seed_qa
     from deploy.tools.seed import seed as define
