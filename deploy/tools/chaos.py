@@ -242,6 +242,7 @@ class ChaosRun:
         status_share: float = 0.3,
         chunk_s: float = 4.0,
         settle_within_s: float = 240.0,
+        faults: Sequence[str] | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         self.stack = stack
@@ -254,6 +255,7 @@ class ChaosRun:
         self.status_share = status_share
         self.chunk_s = chunk_s
         self.settle_within_s = settle_within_s
+        self.faults = list(faults) if faults is not None else fault_names()
         self.log = log
         self.report = ChaosReport()
         self.requests: list[CredentialStatusChangeRequested] = []
@@ -393,13 +395,20 @@ class ChaosRun:
         await self.ensure_platform()
         simulation = self.simulation()
         self.simulation_plan = simulation
-        faults = [f for _ in range(self.rounds) for f in fault_names()]
+        faults = [f for _ in range(self.rounds) for f in self.faults]
         self.rng.shuffle(faults)
         chunks = _split(simulation.sends, len(faults) + 1)
         self.report.events_in = len(simulation.sends)
         self.report.malformed_in = simulation.expected_dlq
         self.report.expected_credentials = len(simulation.expected_earned)
         refs = set(simulation.learners)
+        # Start from a quiet platform: what earlier work left in the topics is consumed (and, if
+        # refused, dead-lettered) before this run's checks start counting.
+        deadline = time.monotonic() + 120.0
+        while any((await consumer_lag(self.stack.bootstrap_servers)).values()):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the platform did not catch up with earlier records")
+            await asyncio.sleep(1.0)
         self.log(f"run {simulation.run_id}: {len(simulation.sends)} records, {len(faults)} faults")
 
         watcher = await RunWatcher(self.stack.bootstrap_servers).start()

@@ -25,21 +25,16 @@ from typing import Any
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from faststream.kafka import KafkaBroker
 
 from contracts.envelope import CE_ID
 from contracts.topics import ASSESSMENT_RESULTS, dead_letter_topic
 from deploy.local import runner
 from deploy.tools.publish import publish_event
+from services.assessment.app import MIGRATIONS as ASSESSMENT_MIGRATIONS
 from services.assessment.settings import Settings
-from services.runtime.db import create_pool
-from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.messaging import (
-    ConsumerPipeline,
-    InboundEvent,
-    make_broker,
-    poison_backoff_s,
-    subscribe,
-)
+from services.runtime.messaging import ConsumerPipeline, InboundEvent, poison_backoff_s, subscribe
+from services.runtime.process import assemble_host
 from tests.fixtures.assessment import LMS_SOURCE, Scenario, assessment_settings
 from tests.fixtures.kafka import Seen
 from tests.fixtures.waiting import eventually
@@ -80,8 +75,8 @@ async def _start_at_end(stack: runner.Stack, group: str) -> None:
     )
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(ASSESSMENT_RESULTS.name) or set()
-        tps = [TopicPartition(ASSESSMENT_RESULTS.name, p) for p in sorted(partitions)]
+        tps = [TopicPartition(ASSESSMENT_RESULTS.name, p) for p in range(ASSESSMENT_RESULTS.partitions)]
+        consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         await consumer.commit({tp: ends[tp] for tp in tps})
     finally:
@@ -96,24 +91,15 @@ async def pipeline(stack: runner.Stack) -> AsyncIterator[Pipeline]:
     )
     await _start_at_end(stack, group)
     recorder = Recorder()
-    pool = await create_pool(settings)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=stack.bootstrap_servers, acks="all", enable_idempotence=True
-    )
-    await producer.start()
-    consumer = ConsumerPipeline(
-        group=group,
-        pool=pool,
-        dead_letters=DeadLetterPublisher(producer, service="assessment"),
-        settings=settings,
-    )
-    broker = make_broker(settings)
-    subscribe(broker, consumer, [(ASSESSMENT_RESULTS, recorder)], settings=settings)
-    await broker.start()
+
+    def register(broker: KafkaBroker, consumer: ConsumerPipeline) -> None:
+        subscribe(broker, consumer, [(ASSESSMENT_RESULTS, recorder)], settings=settings)
+
+    # The real host wiring (pool, producer, dead letters, broker, migrations) with our handler.
+    host = await assemble_host(settings, migrations=ASSESSMENT_MIGRATIONS, register=register)
+    await host.start(serve_http=False)
     yield Pipeline(settings, recorder, group)
-    await broker.stop()
-    await producer.stop()
-    await pool.close()
+    await host.stop()
 
 
 async def _publish(producer: AIOKafkaProducer, scenario: Scenario, learner: str, n: int) -> str:
@@ -155,7 +141,11 @@ async def test_a_poison_record_is_dead_lettered_after_bounded_retries_and_the_pa
 
 
 async def test_postgres_down_while_records_flow_is_retried_and_never_dead_lettered(
-    stack: runner.Stack, pipeline: Pipeline, producer: AIOKafkaProducer, watch: Any
+    stack: runner.Stack,
+    pipeline: Pipeline,
+    producer: AIOKafkaProducer,
+    watch: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     dlq = await watch(DLQ)
     scenario = Scenario()
@@ -182,6 +172,8 @@ async def test_postgres_down_while_records_flow_is_retried_and_never_dead_letter
         )
     finally:
         await conn.close()
+    retried = [r for r in caplog.records if r.getMessage().startswith("transient fault processing")]
+    assert retried, "the pipeline met the stopped database (and retried)"
     assert inbox == len(sent), "each applied once (one inbox row each)"
     applied = [event_id for event_id, _ in pipeline.recorder.applied if event_id in set(sent)]
     assert sorted(applied) == sorted(sent), "no record applied twice"
