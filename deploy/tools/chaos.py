@@ -260,6 +260,10 @@ class ChaosRun:
         self.report = ChaosReport()
         self.requests: list[CredentialStatusChangeRequested] = []
         self._requested_for: set[str] = set()
+        """Credentials already considered for a status change (each is, once)."""
+        self._run_credentials: set[str] = set()
+        self._lifted: set[str] = set()
+        self._fault_times: list[tuple[float, float]] = []
         self._started = 0.0
 
     # -- platform --------------------------------------------------------------------------
@@ -389,12 +393,8 @@ class ChaosRun:
 
     async def run(self) -> ChaosReport:
         self._started = time.monotonic()
-        self._run_credentials: set[str] = set()
-        self._lifted: set[str] = set()
-        self._fault_times: list[tuple[float, float]] = []
         await self.ensure_platform()
         simulation = self.simulation()
-        self.simulation_plan = simulation
         faults = [f for _ in range(self.rounds) for f in self.faults]
         self.rng.shuffle(faults)
         chunks = _split(simulation.sends, len(faults) + 1)
@@ -444,7 +444,6 @@ class ChaosRun:
         finally:
             await producer.stop()
             await watcher.stop()
-            await db.close()
         self.report.duration_s = time.monotonic() - self._started
         return self.report
 
@@ -575,9 +574,6 @@ class Database:
 
     def __init__(self, stack: runner.Stack) -> None:
         self.url = stack.database_url()
-
-    async def close(self) -> None:
-        return None
 
     async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         for attempt in range(60):
