@@ -162,8 +162,10 @@ async def _read_to_end(
         batches = await client.getmany(*todo, timeout_ms=1000)
         for tp, batch in batches.items():
             records += [r for r in batch if r.offset < todo.get(tp, 0)]
-            if batch and batch[-1].offset + 1 >= todo.get(tp, 0):
-                todo.pop(tp, None)
+        for tp in list(todo):
+            # The position, not the last record: offsets without a record (compaction) count too.
+            if await client.position(tp) >= todo[tp]:
+                todo.pop(tp)
     return records
 
 

@@ -592,23 +592,53 @@ def kill_service(stack: Stack, name: str) -> None:
             os.waitpid(pid, os.WNOHANG)
 
 
+def wait_until_bindable(port: int, timeout: float = 60.0) -> None:
+    """Wait until nothing holds 127.0.0.1:`port`.
+
+    While a server is down, its clients keep reconnecting; when the port lies in the kernel's
+    ephemeral range (e.g. 32768-60999) one of those attempts can take the port itself as its
+    local port and connect to itself (TCP simultaneous open), and the restarted server cannot
+    bind until that socket is closed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"port {port} still taken after {timeout:.0f}s") from None
+        time.sleep(0.2)
+
+
 def restart_kafka(stack: Stack) -> None:
     """Stop the broker (SIGTERM, controlled shutdown) and start it again on the same data
     directory: topics, offsets and committed consumer positions survive."""
     if pid := stack.pids.pop("kafka", None):
         terminate(pid, "kafka", 30)
     stack.save()
-    # start_kafka waits for "Kafka Server started" in the log: the previous run's must not count.
-    log_file = stack.logs / "kafka.log"
-    if log_file.exists():
-        log_file.replace(log_file.with_suffix(".log.1"))
-    start_kafka(stack)
+    for attempt in range(3):
+        # start_kafka waits for "Kafka Server started" in the log: an earlier run's must not count.
+        log_file = stack.logs / "kafka.log"
+        if log_file.exists():
+            log_file.replace(log_file.with_suffix(".log.1"))
+        wait_until_bindable(stack.ports["kafka"])
+        wait_until_bindable(stack.ports["controller"])
+        try:
+            start_kafka(stack)
+            return
+        except SystemExit as error:  # a client took the port in between (see wait_until_bindable)
+            if "Address already in use" not in str(error) or attempt == 2:
+                raise
+            log("kafka could not bind its port (taken by a reconnecting client); starting again")
 
 
 def restart_postgres(stack: Stack) -> None:
     """Stop PostgreSQL (fast shutdown: open transactions abort) and start it on the same data."""
     stop_postgres(stack)
     stack.pids.pop("postgres", None)
+    wait_until_bindable(stack.ports["postgres"])
     start_postgres(stack)
 
 
