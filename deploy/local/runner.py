@@ -603,6 +603,8 @@ def wait_until_bindable(port: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         with socket.socket() as s:
+            # As the servers bind: connections of the previous run in TIME_WAIT do not count.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
                 return
