@@ -570,14 +570,23 @@ def start_services(stack: Stack) -> None:
 
 
 def start_service(stack: Stack, spec: ServiceSpec, *, extra_env: dict[str, str] | None = None) -> int:
-    """Start one service process (as `start_services` does) and wait until it is ready; its pid."""
+    """Start one service process (as `start_services` does) and wait until it is ready; its pid.
+    Started again if its HTTP port was taken in between (see `wait_until_bindable`)."""
     log_file = stack.logs / f"{spec.name}.log"
     env = stack.service_env(spec) | (extra_env or {})
-    pid = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=env)
-    stack.pids[spec.name] = pid
-    stack.save()
-    wait_for(spec.name, lambda: service_ready(stack.ports[spec.name]), 60, pid, log_file)
-    return pid
+    for attempt in range(3):
+        wait_until_bindable(stack.ports[spec.name])
+        pid = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=env)
+        stack.pids[spec.name] = pid
+        stack.save()
+        try:
+            wait_for(spec.name, lambda: service_ready(stack.ports[spec.name]), 60, pid, log_file)
+            return pid
+        except SystemExit as error:
+            if "address already in use" not in str(error) or attempt == 2:
+                raise
+            log(f"{spec.name} could not bind its port (taken by a client in between); starting again")
+    raise AssertionError("unreachable")
 
 
 def kill_service(stack: Stack, name: str) -> None:
