@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deploy.cli import achievements, platform, status, tail, verify, workflows
+from deploy.cli import achievements, dlq, platform, status, tail, verify, workflows
 from deploy.cli.context import CliContext
 from deploy.cli.endpoints import Endpoints
 
@@ -23,6 +23,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(achievements.app, name="achievements")
+app.add_typer(dlq.app, name="dlq")
 
 
 def _url(service: str) -> Any:

@@ -680,6 +680,90 @@ def start_services(stack: Stack) -> None:
         log(f"{spec.name} ready on http://127.0.0.1:{port} (pid {pid}, log {log_file})")
 
 
+def start_service(stack: Stack, spec: ServiceSpec, *, extra_env: dict[str, str] | None = None) -> int:
+    """Start one service process (as `start_services` does) and wait until it is ready; its pid.
+    Started again if its HTTP port was taken in between (see `wait_until_bindable`)."""
+    log_file = stack.logs / f"{spec.name}.log"
+    env = stack.service_env(spec) | (extra_env or {})
+    for attempt in range(3):
+        wait_until_bindable(stack.ports[spec.name])
+        pid = spawn([sys.executable, "-m", spec.module], log_file=log_file, env=env)
+        stack.pids[spec.name] = pid
+        stack.save()
+        try:
+            wait_for(spec.name, lambda: service_ready(stack.ports[spec.name]), 60, pid, log_file)
+            return pid
+        except SystemExit as error:
+            if "address already in use" not in str(error) or attempt == 2:
+                raise
+            log(f"{spec.name} could not bind its port (taken by a client in between); starting again")
+    raise AssertionError("unreachable")
+
+
+def kill_service(stack: Stack, name: str) -> None:
+    """SIGKILL one service process (a crash, not a stop: no graceful shutdown) and reap it."""
+    pid = stack.pids.get(name)
+    if pid and alive(pid):
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.05)
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def wait_until_bindable(port: int, timeout: float = 60.0) -> None:
+    """Wait until nothing holds 127.0.0.1:`port`.
+
+    While a server is down, its clients keep reconnecting; when the port lies in the kernel's
+    ephemeral range (e.g. 32768-60999) one of those attempts can take the port itself as its
+    local port and connect to itself (TCP simultaneous open), and the restarted server cannot
+    bind until that socket is closed.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket() as s:
+            # As the servers bind: connections of the previous run in TIME_WAIT do not count.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"port {port} still taken after {timeout:.0f}s") from None
+        time.sleep(0.2)
+
+
+def restart_kafka(stack: Stack) -> None:
+    """Stop the broker (SIGTERM, controlled shutdown) and start it again on the same data
+    directory: topics, offsets and committed consumer positions survive."""
+    if pid := stack.pids.pop("kafka", None):
+        terminate(pid, "kafka", 30)
+    stack.save()
+    for attempt in range(3):
+        # start_kafka waits for "Kafka Server started" in the log: an earlier run's must not count.
+        log_file = stack.logs / "kafka.log"
+        if log_file.exists():
+            log_file.replace(log_file.with_suffix(".log.1"))
+        wait_until_bindable(stack.ports["kafka"])
+        wait_until_bindable(stack.ports["controller"])
+        try:
+            start_kafka(stack)
+            return
+        except SystemExit as error:  # a client took the port in between (see wait_until_bindable)
+            if "Address already in use" not in str(error) or attempt == 2:
+                raise
+            log("kafka could not bind its port (taken by a reconnecting client); starting again")
+
+
+def restart_postgres(stack: Stack) -> None:
+    """Stop PostgreSQL (fast shutdown: open transactions abort) and start it on the same data."""
+    stop_postgres(stack)
+    stack.pids.pop("postgres", None)
+    wait_until_bindable(stack.ports["postgres"])
+    start_postgres(stack)
+
+
 def seed(stack: Stack) -> None:
     from deploy.tools.kafka_security import load
     from deploy.tools.seed import DEFAULT_FILE, DEFAULT_QA_FILE, seed_qa

@@ -68,6 +68,11 @@ class ServiceSettings(BaseSettings):
         default=3,
         description="Attempts for an unexpected error before the record is dead-lettered.",
     )
+    retry_backoff_s: float = Field(
+        default=0.1,
+        description="Pause after the first failed attempt; doubled after each further one.",
+    )
+    retry_backoff_max_s: float = Field(default=5.0, description="Longest pause between two attempts.")
     transient_retry_window_s: float = Field(
         default=120.0,
         description="How long a transient fault (database or broker down) is retried in place "

@@ -69,6 +69,17 @@ E = TypeVar("E", bound=Event)
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
+def poison_backoff_s(settings: ServiceSettings) -> float:
+    """How long a record that fails on every attempt holds its partition in back-off before it is
+    dead-lettered: the pauses between `retry_attempts` attempts (docs/operations.md). The attempts
+    themselves and the dead-letter write come on top."""
+    pauses = [
+        min(settings.retry_backoff_s * 2.0**n, settings.retry_backoff_max_s)
+        for n in range(max(settings.retry_attempts - 1, 0))
+    ]
+    return float(sum(pauses))
+
+
 class RecordNotProcessed(Exception):
     """Raised to make FastStream nack (seek back to) a record after a long transient outage."""
 
@@ -329,7 +340,7 @@ class ConsumerPipeline:
     ) -> None:
         attempts = 0
         transient_since: float | None = None
-        delay = 0.1
+        delay = self._settings.retry_backoff_s
         while True:
             try:
                 async with transaction(self._pool) as conn:
@@ -362,7 +373,7 @@ class ConsumerPipeline:
                         await self._reject(record, span, "processing_failed", exc)
                         return
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, self._settings.retry_backoff_max_s)
 
     async def _reject(
         self,

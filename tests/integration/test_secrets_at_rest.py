@@ -66,7 +66,7 @@ def _leaks(haystack: bytes, secrets_: dict[str, list[str]], raw: dict[str, bytes
 
 async def _all_kafka_records(stack: Stack) -> bytes:
     """Every record of every credstream topic (values, keys, headers), from the beginning."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**stack.kafka_admin().client_options(), enable_auto_commit=False)
     await consumer.start()
     chunks: list[bytes] = []
     try:
