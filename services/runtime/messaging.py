@@ -196,32 +196,37 @@ class ConsumerPipeline:
         applied once, skipped as a duplicate, or dead-lettered. Raises RecordNotProcessed only
         after a long transient outage."""
         started = time.perf_counter()
-        work: list[tuple[InboundEvent[Event], ConsumerRecord[bytes, bytes], Handler]] = []
+        decoded: list[tuple[ConsumerRecord[bytes, bytes], InboundEvent[Event] | PermanentError, Handler]] = []
         for record in records:
             topic, handler = route(record.topic)
             try:
-                work.append((self.decode(topic, record), record, handler))
+                decoded.append((record, self.decode(topic, record), handler))
             except PermanentError as exc:
-                with self._span(record) as span:
-                    span.set_attribute("credstream.dead_letter.reason", exc.reason)
-                await self._dead_letters.publish(record, group=self.group, reason=exc.reason, error=exc)
-        if len(work) == 1:
-            inbound, record, handler = work[0]
-            with self._span(record) as span:
-                span.set_attribute("messaging.message.id", inbound.attributes.id)
-                await self._apply(inbound, record, handler, span)
-        elif work:
+                decoded.append((record, exc, handler))
+        work = [(d, r, h) for r, d, h in decoded if isinstance(d, InboundEvent)]
+        applied = False
+        if len(work) > 1:
             try:
                 await self._apply_batch(work)
+                applied = True
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.info("batch of %d records rolled back (%r); running them one by one", len(work), exc)
                 metrics().batch_fallbacks.add(1, {"group": self.group})
-                for inbound, record, handler in work:
-                    with self._span(record) as span:
-                        span.set_attribute("messaging.message.id", inbound.attributes.id)
-                        await self._apply(inbound, record, handler, span)
+        # In the records' order: dead letters keep their partition's order, and one by one (a
+        # single record, or after a rollback) each record runs in its own transaction.
+        for record, outcome, handler in decoded:
+            if isinstance(outcome, PermanentError):
+                with self._span(record) as span:
+                    span.set_attribute("credstream.dead_letter.reason", outcome.reason)
+                await self._dead_letters.publish(
+                    record, group=self.group, reason=outcome.reason, error=outcome
+                )
+            elif not applied:
+                with self._span(record) as span:
+                    span.set_attribute("messaging.message.id", outcome.attributes.id)
+                    await self._apply(outcome, record, handler, span)
         for record in records:
             metrics().consumed.add(1, {"group": self.group, "topic": record.topic})
         metrics().batch_size.record(len(records), {"group": self.group})
