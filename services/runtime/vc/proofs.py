@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.runtime.vc import jcs, multibase
-from services.runtime.vc.jsonld import ContextStore, JsonLdSafeModeError, to_quads
+from services.runtime.vc.jsonld import ContextStore, JsonLdLimitError, JsonLdSafeModeError, to_quads
 from services.runtime.vc.keys import Ed25519Signer, KeyResolutionError, KeyResolver, verify_signature
 from services.runtime.vc.rdfc import DEFAULT_LIMITS, CanonicalizationLimitError, CanonLimits, canonicalize
 
@@ -50,7 +50,7 @@ def _rdfc(document: Mapping[str, Any], store: ContextStore | None, limits: Canon
         return canonicalize(to_quads(document, store=store), limits=limits).encode("utf-8")
     except JsonLdSafeModeError as error:
         raise ProofError("JSONLD_INVALID", str(error)) from error
-    except CanonicalizationLimitError as error:
+    except (JsonLdLimitError, CanonicalizationLimitError) as error:
         raise ProofError("CANONICALIZATION_LIMIT", str(error)) from error
 
 
