@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -13,6 +14,11 @@ from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -58,9 +64,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
 
+    async def on_unstorable_text(_: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL (and the server refuses invalid code points); such a
+        # value in a path, query or body is the caller's error, found only when a query binds it.
+        return problem_response(
+            400,
+            "Invalid request",
+            f"a text value cannot be stored or looked up: {exc}",
+            reason="invalid_text",
+        )
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for unstorable in UNSTORABLE_TEXT:
+        app.add_exception_handler(unstorable, on_unstorable_text)
 
 
 def health_router(ready: ReadinessCheck) -> APIRouter:
