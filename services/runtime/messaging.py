@@ -15,6 +15,7 @@ after the pipeline returns, and a raised error seeks back so the record is fetch
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -244,6 +245,38 @@ def _validation_error(model: type[Event], exc: ValidationError) -> PermanentErro
     return PermanentError("schema_invalid", f"{model.__name__}: {details}{more}")
 
 
+async def keep_raw_headers(
+    record: ConsumerRecord[bytes, bytes],
+    parse: Callable[[ConsumerRecord[bytes, bytes]], Awaitable[KafkaMessage]],
+) -> KafkaMessage:
+    """FastStream's parser, given headers it can read; the message keeps the original record.
+
+    FastStream's Kafka parser decodes every header value as UTF-8 and raises on anything else (or
+    on a null value) before any handler runs: such a record was never dead-lettered but nacked
+    and fetched again, forever, blocking its partition. The parser gets a copy whose unreadable
+    values are replaced; the pipeline reads the original record, so an unreadable CloudEvents
+    header is still refused (`envelope_invalid`) and the dead letter keeps the bytes as sent.
+    """
+    headers = list(record.headers or ())
+    if all(value is not None and _is_utf8(value) for _, value in headers):
+        return await parse(record)
+    readable = [(name, (value or b"").decode("utf-8", "replace").encode()) for name, value in headers]
+    copy = dataclasses.replace(record, headers=readable)
+    if hasattr(record, "consumer"):
+        copy.consumer = record.consumer
+    message = await parse(copy)
+    message.raw_message = record
+    return message
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
     """The FastStream broker a service consumes with (publishing goes through the outbox)."""
     return KafkaBroker(
@@ -277,6 +310,7 @@ def subscribe(
         *table,
         group_id=pipeline.group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        parser=keep_raw_headers,
         decoder=keep_bytes,
         auto_offset_reset="earliest",
         max_poll_records=settings.consumer_max_poll_records,

@@ -13,10 +13,7 @@ in one place.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -28,13 +25,13 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from deploy.local.runner import Stack
+from deploy.local.runner import SERVICES as SPECS
 from tests.fixtures.fuzz import budget, json_values
-from tests.fixtures.process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
-SERVICES = ("assessment", "issuance", "qa", "revocation")
+SERVICES = tuple(spec.name for spec in SPECS)
+
 LMS_TOKEN = "dev-lms-token-open-university-moodle"
 LMS_ROUTES = ("/xapi/statements", "/caliper", "/lti/scores")
 
@@ -44,23 +41,6 @@ def auth_headers(service: str, path: str) -> dict[str, str]:
     become per issuer): the LMS token on ingest routes, the service's admin token elsewhere."""
     token = LMS_TOKEN if path in LMS_ROUTES else f"dev-{service}-admin-token"
     return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def services(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The four services as OS processes (the fuzz requests are synchronous, so the services must
-    not share the test's event loop); name -> base URL."""
-    logs = tmp_path_factory.mktemp("fuzz-http")
-    procs = [ServiceProcess(stack, name, Path(logs) / f"{name}.log") for name in SERVICES]
-    for proc in procs:
-        proc.start()
-    try:
-        for proc in procs:
-            asyncio.run(proc.ready())
-        yield {name: f"http://127.0.0.1:{stack.ports[name]}" for name in SERVICES}
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 def _operations(base_url: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -124,9 +104,9 @@ _HEADER_VALUE = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_hostile_requests_get_a_4xx_problem_or_success_never_a_5xx(
-    service: str, services: dict[str, str]
+    service: str, service_processes: dict[str, str]
 ) -> None:
-    base_url = services[service]
+    base_url = service_processes[service]
     operations = _operations(base_url)
 
     @settings(max_examples=budget(150), suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -188,8 +168,8 @@ def _run_operation(operation: Any, base_url: str, service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_schemathesis_from_the_openapi_document(service: str, services: dict[str, str]) -> None:
-    base_url = services[service]
+def test_schemathesis_from_the_openapi_document(service: str, service_processes: dict[str, str]) -> None:
+    base_url = service_processes[service]
     schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
     failures: list[str] = []
     for result in schema.get_all_operations():

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from contracts.topics import DLQ_REASON, EVENT_TOPICS, Topic
 from services.runtime.dead_letter import DeadLetterPublisher
 from services.runtime.errors import PermanentError
-from services.runtime.messaging import ConsumerPipeline, InboundEvent
+from services.runtime.messaging import ConsumerPipeline, InboundEvent, keep_raw_headers
 from tests.fixtures.fuzz import DECODE_REASONS, budget, hostile_record, valid_headers
 from tests.fixtures.valid_events import valid_event
 
@@ -161,3 +161,28 @@ def test_the_decode_reasons_are_the_pipelines() -> None:
 
     source = inspect.getsource(messaging)
     assert all(f'"{reason}"' in source for reason in DECODE_REASONS)
+
+
+@settings(max_examples=budget(50))
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(["ce_id", "traceparent", "x-junk", "content-type"]),
+            st.none() | st.binary(max_size=20),
+        ),
+        max_size=4,
+    )
+)
+def test_faststream_parses_records_whose_headers_are_not_utf8(
+    headers: list[tuple[str, bytes | None]],
+) -> None:
+    """FastStream's own parser raised on such headers, before the pipeline could dead-letter the
+    record; through `keep_raw_headers` it parses, and the pipeline still sees the original bytes."""
+    from faststream.kafka.message import KafkaMessage
+    from faststream.kafka.parser import AioKafkaParser
+
+    record = _record(EVENT_TOPICS[0], 0, headers, b"{}")  # type: ignore[arg-type]
+    parse: Any = AioKafkaParser(KafkaMessage, None).parse_message
+    message = asyncio.run(keep_raw_headers(record, parse))
+    assert message.raw_message is record
+    assert message.body == b"{}"
