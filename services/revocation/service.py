@@ -28,7 +28,14 @@ from services.revocation.domain import (
     list_url,
 )
 from services.revocation.repository import Entry, RevocationRepository, StatusList
-from services.runtime.vc.status import ENTRY_TYPE, LIST_SUBJECT_TYPE, LIST_TYPE, Bitstring, entries_of
+from services.runtime.vc.status import (
+    ENTRY_TYPE,
+    LIST_SUBJECT_TYPE,
+    LIST_TYPE,
+    Bitstring,
+    entries_of,
+    parse_index,
+)
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 _rng = random.SystemRandom()
@@ -158,11 +165,11 @@ async def register_credential(
             entry.get("statusPurpose"),
             entry.get("statusListIndex"),
         )
-        if not isinstance(url, str) or not isinstance(raw, str) or not raw.isdigit():
+        idx = parse_index(raw)
+        if not isinstance(url, str) or idx is None:
             raise RevocationError(
                 "status_entry_malformed", f"credential {credential_id} has a malformed status entry"
             )
-        idx = int(raw)
         target = await repo.entry_target(url, idx)
         if target is None or target.issuer_id != issuer_id:
             raise RevocationError("status_list_unknown", f"{url} is not a status list of issuer {issuer_id}")

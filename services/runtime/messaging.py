@@ -197,7 +197,7 @@ class ConsumerPipeline:
                 return
             except Exception as exc:
                 if self._permanent and isinstance(exc, self._permanent):
-                    await self._reject(record, span, getattr(exc, "reason_code", "rejected"), exc)
+                    await self._reject(record, span, _reason_of(exc), exc)
                     return
                 if is_transient(exc):
                     now = time.monotonic()
@@ -223,6 +223,17 @@ class ConsumerPipeline:
     ) -> None:
         span.set_attribute("credstream.dead_letter.reason", reason)
         await self._dead_letters.publish(record, group=self.group, reason=reason, error=exc)
+
+
+def _reason_of(exc: Exception) -> str:
+    """The reason code of a service's permanent error: assessment's errors name it `reason_code`,
+    issuance's and revocation's `reason` (read only `reason_code`, every issuance and revocation
+    refusal was dead-lettered as the vague "rejected")."""
+    for attribute in ("reason_code", "reason"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return "rejected"
 
 
 def _trace_headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:

@@ -79,7 +79,9 @@ def _record(
     )  # fmt: skip
 
 
-def _pipeline(group: str) -> tuple[ConsumerPipeline, FakeProducer]:
+def _pipeline(
+    group: str, permanent_errors: tuple[type[Exception], ...] = ()
+) -> tuple[ConsumerPipeline, FakeProducer]:
     from services.assessment.settings import Settings
 
     producer = FakeProducer()
@@ -88,6 +90,7 @@ def _pipeline(group: str) -> tuple[ConsumerPipeline, FakeProducer]:
         pool=FakePool(),  # type: ignore[arg-type]
         dead_letters=DeadLetterPublisher(producer, service=group),
         settings=Settings(retry_attempts=1),
+        permanent_errors=permanent_errors,
     )
     return pipeline, producer
 
@@ -186,3 +189,23 @@ def test_faststream_parses_records_whose_headers_are_not_utf8(
     message = asyncio.run(keep_raw_headers(record, parse))
     assert message.raw_message is record
     assert message.body == b"{}"
+
+
+class ReasonedError(Exception):
+    """Shaped like issuance's and revocation's errors: the code is in `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def test_a_service_error_is_dead_lettered_with_its_own_reason_code() -> None:
+    topic = EVENT_TOPICS[0]
+    pipeline, producer = _pipeline("assessment", (ReasonedError,))
+
+    async def handler(*_: Any) -> None:
+        raise ReasonedError("status_entry_malformed")
+
+    valid = valid_event(topic).model_dump_json().encode()
+    asyncio.run(pipeline.process(topic, _record(topic, 0, valid_headers(topic, "e1"), valid), handler))
+    assert [dict(p["headers"])[DLQ_REASON] for p in producer.sent] == [b"status_entry_malformed"]
