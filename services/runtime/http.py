@@ -6,19 +6,16 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.runtime.errors import UNSTORABLE_TEXT
+
 PROBLEM_JSON = "application/problem+json"
 
-UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
-    asyncpg.exceptions.CharacterNotInRepertoireError,
-    asyncpg.exceptions.UntranslatableCharacterError,
-)
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 

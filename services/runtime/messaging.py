@@ -44,7 +44,7 @@ from services.runtime import inbox
 from services.runtime.config import ServiceSettings
 from services.runtime.db import transaction
 from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.errors import PermanentError, is_transient
+from services.runtime.errors import UNSTORABLE_TEXT, PermanentError, is_transient
 from services.runtime.telemetry import metrics, tracer
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,9 @@ class ConsumerPipeline:
                 raise
             except PermanentError as exc:
                 await self._reject(record, span, exc.reason, exc)
+                return
+            except UNSTORABLE_TEXT as exc:
+                await self._reject(record, span, "invalid_text", exc)
                 return
             except Exception as exc:
                 if self._permanent and isinstance(exc, self._permanent):

@@ -35,7 +35,14 @@ from contracts.topics import (
     dead_letter_topic,
 )
 from deploy.local.runner import Stack
-from tests.fixtures.fuzz import HostileRecord, budget, hostile_record, hostile_status_entry, valid_headers
+from tests.fixtures.fuzz import (
+    HostileRecord,
+    budget,
+    hostile_record,
+    hostile_status_entry,
+    nul_in_text,
+    valid_headers,
+)
 from tests.fixtures.kafka import TopicWatcher
 from tests.fixtures.valid_events import valid_event
 from tests.fixtures.waiting import eventually
@@ -109,7 +116,7 @@ async def _check(stack: Stack, group: str, hostile: list[Sent], base_url: str) -
     try:
         valid_ids = await _send_batch(stack, group, hostile, valid_every=3)
         ids = {s.fuzz_id for s in hostile}
-        letters = await dlq.wait_for(lambda s: s.headers.get(FUZZ_ID, b"").decode() in ids,
+        letters = await dlq.wait_for(lambda s: s.headers.get(FUZZ_ID, b"").decode("utf-8", "replace") in ids,
                                      count=len(ids), timeout=45, settle=1.0)  # fmt: skip
         by_id: dict[str, list[str]] = {}
         for letter in letters:
@@ -121,7 +128,8 @@ async def _check(stack: Stack, group: str, hostile: list[Sent], base_url: str) -
             assert re.fullmatch(r"[a-z_]+", reason) and reason != "processing_failed", (reason, sent.record)
             if sent.topic.name not in LMS_TOPICS:
                 assert reason in sent.record.reasons | {"envelope_invalid"}, (reason, sent.record)
-        refused_valid = [s.headers for s in dlq.seen if s.headers.get("ce_id", b"").decode() in valid_ids]
+        valid_id_bytes = {i.encode() for i in valid_ids}
+        refused_valid = [s.headers for s in dlq.seen if s.headers.get("ce_id") in valid_id_bytes]
         assert not refused_valid, refused_valid
 
         async def all_applied() -> bool:
@@ -143,6 +151,9 @@ def _batch(draw: st.DrawFn, group: str) -> list[Sent]:
         fuzz_id = f"fuzz-{uuid.uuid4()}"
         if topic == CREDENTIALS_ISSUED and draw(st.booleans()):
             sent.append(Sent(fuzz_id, topic, draw(hostile_status_entry(fuzz_id))))
+            continue
+        if topic.name not in LMS_TOPICS and draw(st.integers(0, 4)) == 0:
+            sent.append(Sent(fuzz_id, topic, nul_in_text(topic, fuzz_id)))
             continue
         source = LMS_SOURCE if topic.name in LMS_TOPICS else "urn:credstream:fuzz"
         sent.append(Sent(fuzz_id, topic, draw(hostile_record(topic, fuzz_id, source=source))))

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 import pytest
 from aiokafka import ConsumerRecord
 from hypothesis import given, settings
@@ -27,7 +28,7 @@ from contracts.topics import DLQ_REASON, EVENT_TOPICS, Topic
 from services.runtime.dead_letter import DeadLetterPublisher
 from services.runtime.errors import PermanentError
 from services.runtime.messaging import ConsumerPipeline, InboundEvent, keep_raw_headers
-from tests.fixtures.fuzz import DECODE_REASONS, budget, hostile_record, valid_headers
+from tests.fixtures.fuzz import DECODE_REASONS, budget, hostile_record, nul_in_text, valid_headers
 from tests.fixtures.valid_events import valid_event
 
 CONSUMED = [(topic, group) for topic in EVENT_TOPICS for group in topic.consumers if group != "agencies"]
@@ -209,3 +210,18 @@ def test_a_service_error_is_dead_lettered_with_its_own_reason_code() -> None:
     valid = valid_event(topic).model_dump_json().encode()
     asyncio.run(pipeline.process(topic, _record(topic, 0, valid_headers(topic, "e1"), valid), handler))
     assert [dict(p["headers"])[DLQ_REASON] for p in producer.sent] == [b"status_entry_malformed"]
+
+
+def test_text_postgresql_cannot_store_is_dead_lettered_as_invalid_text_without_retries() -> None:
+    topic = EVENT_TOPICS[0]
+    pipeline, producer = _pipeline("assessment")
+    calls: list[int] = []
+
+    async def handler(*_: Any) -> None:
+        calls.append(1)
+        raise asyncpg.exceptions.CharacterNotInRepertoireError("invalid byte sequence: 0x00")
+
+    record = nul_in_text(topic, "e1")
+    asyncio.run(pipeline.process(topic, _record(topic, 0, record.headers, record.value), handler))
+    assert calls == [1]
+    assert [dict(p["headers"])[DLQ_REASON] for p in producer.sent] == [b"invalid_text"]
