@@ -14,7 +14,7 @@ from services.revocation.app import create_app as create_revocation
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
 from tests.fixtures.issuance import issuance_settings
-from tests.fixtures.kafka import TopicWatcher
+from tests.fixtures.kafka import TopicWatcher, quiesced
 from tests.fixtures.process import ServiceProcess
 from tests.fixtures.qa import qa_settings
 from tests.fixtures.revocation import revocation_settings
@@ -37,6 +37,7 @@ def service_processes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) ->
         for proc in procs:
             asyncio.run(proc.ready())
         yield {spec.name: f"http://127.0.0.1:{stack.ports[spec.name]}" for spec in SERVICES}
+        asyncio.run(quiesced(stack.bootstrap_servers, stack.database_url()))
     finally:
         for proc in procs:
             proc.stop()
