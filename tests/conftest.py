@@ -13,12 +13,28 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from hypothesis import HealthCheck, settings
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from deploy.local import runner
+
+# Hypothesis profiles. `ci` (the default, used by tests/run) is derandomized with a fixed example
+# budget, so every run tries the same inputs and the fuzz tests stay within a few minutes on two
+# cores; `long` is for local bug hunting (docs/testing.md): random seeds, ten times the examples.
+# Tests that set their own `max_examples` scale it with `fuzz_examples`.
+settings.register_profile(
+    "ci", derandomize=True, max_examples=100, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)  # fmt: skip
+settings.register_profile(
+    "long", max_examples=1000, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)  # fmt: skip
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 SPANS = InMemorySpanExporter()
 _provider = TracerProvider()

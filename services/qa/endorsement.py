@@ -115,13 +115,20 @@ def read_claim(document: Mapping[str, Any]) -> Claim:
     )
 
 
+# Verifier codes with a dead-letter reason of their own; every other code is `proof_invalid`.
+_PROOF_REASONS = {
+    "SIGNATURE_INVALID": "signature_invalid",
+    "CANONICALIZATION_LIMIT": "canonicalization_limit",
+}
+
+
 def verify_signature(document: Mapping[str, Any], agency: Agency, *, now: datetime) -> None:
     """The proof must verify with one of the agency's registered keys (and no other key)."""
     resolver = StaticKeyResolver.of([agency.did_document()])
     try:
         proof = verify_proof(document, resolver=resolver, now=now)
     except ProofError as error:
-        reason = "signature_invalid" if error.code == "SIGNATURE_INVALID" else "proof_invalid"
+        reason = _PROOF_REASONS.get(error.code, "proof_invalid")
         raise QaRejected(reason, f"{error.code}: {error.message}") from error
     if proof.verification_method not in agency.verification_methods() or proof.controller != agency.did:
         raise QaRejected(

@@ -71,8 +71,8 @@ async def accept_submission(
     """Check an agency's signed submission and apply it; returns the attestation id.
 
     Raises QaRejected (reason: agency_unknown, agency_suspended, endorsement_invalid,
-    agency_mismatch, signature_invalid, proof_invalid, key_not_registered, action_mismatch,
-    validity_inconsistent, out_of_remit, subject_unknown, attestation_unknown,
+    agency_mismatch, signature_invalid, canonicalization_limit, proof_invalid, key_not_registered,
+    action_mismatch, validity_inconsistent, out_of_remit, subject_unknown, attestation_unknown,
     attestation_not_active, attestation_exists). Nothing is written when it raises.
     """
     moment = now or datetime.now(UTC)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, NotRequired
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, FastAPI, Header, Path, Request, Response
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -174,7 +174,8 @@ def create_http(
     async def status_list(
         issuer_id: str,
         purpose: Purpose,
-        seq: int,
+        # The list number is a PostgreSQL integer: a larger one is a 400, not a failed query (500).
+        seq: Annotated[int, Path(ge=0, le=2**31 - 1)],
         if_none_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         key = (issuer_id, purpose, seq)

@@ -28,7 +28,14 @@ from services.revocation.domain import (
     list_url,
 )
 from services.revocation.repository import Entry, RevocationRepository, StatusList
-from services.runtime.vc.status import ENTRY_TYPE, LIST_SUBJECT_TYPE, LIST_TYPE, Bitstring, entries_of
+from services.runtime.vc.status import (
+    ENTRY_TYPE,
+    LIST_SUBJECT_TYPE,
+    LIST_TYPE,
+    Bitstring,
+    entries_of,
+    parse_index,
+)
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 _rng = random.SystemRandom()
@@ -165,12 +172,13 @@ async def register_credentials(
                 entry.get("statusPurpose"),
                 entry.get("statusListIndex"),
             )
-            if not isinstance(url, str) or not isinstance(raw, str) or not raw.isdigit():
+            idx = parse_index(raw)
+            if not isinstance(url, str) or idx is None:
                 raise RevocationError(
                     "status_entry_malformed",
                     f"credential {credential.credential_id} has a malformed status entry",
                 )
-            named.append((credential, url, str(purpose), int(raw)))
+            named.append((credential, url, str(purpose), idx))
     targets = await repo.entry_targets([(url, idx) for _, url, _, idx in named])
     entries = []
     for credential, url, purpose, idx in named:

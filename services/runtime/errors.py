@@ -40,6 +40,15 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL text cannot hold NUL, and the server refuses invalid code points. The contracts admit
+# any string, so such a value is found only when a query binds it; it is the input's fault, never
+# the database's: a 400 over HTTP, the dead-letter topic (`invalid_text`) on Kafka, no retries.
+UNSTORABLE_TEXT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.CharacterNotInRepertoireError,
+    asyncpg.exceptions.UntranslatableCharacterError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for faults that go away by themselves (database or broker unavailable)."""
     return isinstance(exc, _TRANSIENT)

@@ -10,7 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.runtime.errors import UNSTORABLE_TEXT
+
 PROBLEM_JSON = "application/problem+json"
+
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
 
@@ -72,9 +75,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
 
+    async def on_unstorable_text(_: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL text cannot hold NUL (and the server refuses invalid code points); such a
+        # value in a path, query or body is the caller's error, found only when a query binds it.
+        return problem_response(
+            400,
+            "Invalid request",
+            f"a text value cannot be stored or looked up: {exc}",
+            reason="invalid_text",
+        )
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for unstorable in UNSTORABLE_TEXT:
+        app.add_exception_handler(unstorable, on_unstorable_text)
 
 
 def health_router(ready: ReadinessCheck) -> APIRouter:

@@ -58,7 +58,7 @@ from services.runtime import inbox
 from services.runtime.config import ServiceSettings
 from services.runtime.db import transaction
 from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.errors import PermanentError, is_transient
+from services.runtime.errors import UNSTORABLE_TEXT, PermanentError, is_transient
 from services.runtime.kafka import KafkaAccess
 from services.runtime.telemetry import metrics, tracer
 
@@ -361,9 +361,12 @@ class ConsumerPipeline:
             except PermanentError as exc:
                 await self._reject(record, span, exc.reason, exc)
                 return
+            except UNSTORABLE_TEXT as exc:
+                await self._reject(record, span, "invalid_text", exc)
+                return
             except Exception as exc:
                 if self._permanent and isinstance(exc, self._permanent):
-                    await self._reject(record, span, getattr(exc, "reason_code", "rejected"), exc)
+                    await self._reject(record, span, _reason_of(exc), exc)
                     return
                 if is_transient(exc):
                     now = time.monotonic()
@@ -391,6 +394,17 @@ class ConsumerPipeline:
         await self._dead_letters.publish(record, group=self.group, reason=reason, error=exc)
 
 
+def _reason_of(exc: Exception) -> str:
+    """The reason code of a service's permanent error: assessment's errors name it `reason_code`,
+    issuance's and revocation's `reason` (read only `reason_code`, every issuance and revocation
+    refusal was dead-lettered as the vague "rejected")."""
+    for attribute in ("reason_code", "reason"):
+        value = getattr(exc, attribute, None)
+        if isinstance(value, str) and value:
+            return value
+    return "rejected"
+
+
 def _trace_headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
     carrier: dict[str, str] = {}
     for name, value in record.headers or ():
@@ -409,6 +423,25 @@ def _validation_error(model: type[Event], exc: ValidationError) -> PermanentErro
     details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:8])
     more = f" (+{len(errors) - 8} more)" if len(errors) > 8 else ""
     return PermanentError("schema_invalid", f"{model.__name__}: {details}{more}")
+
+
+async def keep_records(
+    records: Sequence[ConsumerRecord[bytes, bytes]],
+    parse: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """FastStream's batch parser, given records it can read; the message keeps the originals.
+
+    FastStream's Kafka parser decodes every header value as UTF-8 and raises on anything else (or
+    on a null value) before any handler runs: such a record was never dead-lettered but nacked
+    and fetched again, forever, blocking its partition. The parser gets copies without headers
+    (the pipeline reads no header through FastStream); the pipeline reads the original records,
+    so an unreadable CloudEvents header is still refused (`envelope_invalid`) and the dead letter
+    keeps the bytes as sent.
+    """
+    originals = tuple(records)  # a tuple from the consumer; a list from TestKafkaBroker
+    message = await parse(tuple(dataclasses.replace(r, headers=()) for r in originals))
+    message.raw_message = originals
+    return message
 
 
 def make_broker(settings: ServiceSettings) -> KafkaBroker:
@@ -436,18 +469,6 @@ def subscribe(
 ) -> None:
     """One batch subscriber for the group's topics; each record is routed to its topic's handler."""
     table = {topic.name: (topic, handler) for topic, handler in routes}
-
-    async def keep_records(
-        records: tuple[ConsumerRecord[bytes, bytes], ...],
-        original: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[StreamMessage[Any]]],
-    ) -> StreamMessage[Any]:
-        # FastStream decodes every header as UTF-8 while parsing, so one record with a binary
-        # header would fail outside the pipeline, be sought back and block its partition for
-        # ever. Its parser sees the records without headers; the pipeline reads the originals.
-        originals = tuple(records)  # a tuple from the consumer; a list from TestKafkaBroker
-        message = await original(tuple(dataclasses.replace(r, headers=()) for r in originals))
-        message.raw_message = originals
-        return message
 
     async def keep_bytes(message: KafkaMessage) -> list[bytes]:
         # FastStream would json-decode the bodies before our handler runs, so a malformed record

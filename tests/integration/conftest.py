@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
 
-from deploy.local.runner import ROOT, Stack
+from deploy.local.runner import ROOT, SERVICES, Stack
 from services.assessment.app import create_app
 from services.issuance.app import create_app as create_issuance
 from services.qa.app import create_app as create_qa
@@ -13,13 +14,35 @@ from services.revocation.app import create_app as create_revocation
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
 from tests.fixtures.issuance import issuance_settings
-from tests.fixtures.kafka import TopicWatcher
+from tests.fixtures.kafka import TopicWatcher, quiesced
+from tests.fixtures.process import ServiceProcess
 from tests.fixtures.qa import qa_settings
 from tests.fixtures.revocation import revocation_settings
 
 pytestmark = pytest.mark.integration
 
 LMS_CONFIG = ROOT / "deploy" / "config" / "lms.json"
+
+
+@pytest.fixture(scope="module")
+def service_processes(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The four services as OS processes on the test stack (for tests whose requests are
+    synchronous, or that must see a worker die, and so cannot share the test's event loop);
+    name -> base URL. Their logs are in the module's temporary directory."""
+    logs = tmp_path_factory.mktemp("services")
+    procs = [ServiceProcess(stack, spec.name, logs / f"{spec.name}.log") for spec in SERVICES]
+    for proc in procs:
+        # The public rate limit off: the fuzzers send hostile requests as fast as they can, and
+        # the limit has its own test (test_http_tenancy.py).
+        proc.start(**{f"{proc.spec.env_prefix}PUBLIC_RATE_PER_S": "0"})
+    try:
+        for proc in procs:
+            asyncio.run(proc.ready())
+        yield {spec.name: f"http://127.0.0.1:{stack.ports[spec.name]}" for spec in SERVICES}
+        asyncio.run(quiesced(stack.kafka_admin(), stack.database_url()))
+    finally:
+        for proc in procs:
+            proc.stop()
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any
 
 from services.runtime.vc import jcs, multibase
 from services.runtime.vc.fastld import canonical_document
-from services.runtime.vc.jsonld import ContextStore, JsonLdSafeModeError, default_store
+from services.runtime.vc.jsonld import ContextStore, JsonLdLimitError, JsonLdSafeModeError, default_store
 from services.runtime.vc.keys import Ed25519Signer, KeyResolutionError, KeyResolver, verify_signature
 from services.runtime.vc.rdfc import DEFAULT_LIMITS, CanonicalizationLimitError, CanonLimits
 
@@ -51,7 +51,7 @@ def _rdfc(document: Mapping[str, Any], store: ContextStore | None, limits: Canon
         return canonical_document(document, store=store, limits=limits).encode("utf-8")
     except JsonLdSafeModeError as error:
         raise ProofError("JSONLD_INVALID", str(error)) from error
-    except CanonicalizationLimitError as error:
+    except (JsonLdLimitError, CanonicalizationLimitError) as error:
         raise ProofError("CANONICALIZATION_LIMIT", str(error)) from error
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -131,6 +132,21 @@ VerifyList = Callable[[dict[str, Any]], Awaitable[None]]
 """Verifies the list credential's proof and issuer; raises StatusError(STATUS_VERIFICATION_ERROR)."""
 
 
+# Status list indexes are stored as PostgreSQL integers, and lists hold far fewer entries.
+MAX_INDEX = 2**31 - 1
+_INDEX = re.compile(r"0|[1-9][0-9]{0,9}")
+
+
+def parse_index(raw: Any) -> int | None:
+    """A `statusListIndex` as a number, or None unless it is a canonical decimal string (ASCII
+    digits, no leading zero) of at most `MAX_INDEX`. `str.isdigit` alone admits digits `int`
+    refuses ("²") and thousands of digits that `int` refuses or the database cannot store."""
+    if not isinstance(raw, str) or not _INDEX.fullmatch(raw):
+        return None
+    index = int(raw)
+    return index if index <= MAX_INDEX else None
+
+
 def entries_of(credential: dict[str, Any]) -> list[dict[str, Any]]:
     status = credential.get("credentialStatus")
     if status is None:
@@ -164,16 +180,14 @@ async def check_status(
         raise StatusError(
             "MALFORMED_VALUE_ERROR", "statusPurpose and statusListCredential are required strings"
         )
-    if (
-        not isinstance(raw_index, str)
-        or not raw_index.isdigit()
-        or (len(raw_index) > 1 and raw_index[0] == "0")
-    ):
-        raise StatusError("MALFORMED_VALUE_ERROR", "statusListIndex must be a decimal string")
+    index = parse_index(raw_index)
+    if index is None:
+        raise StatusError(
+            "MALFORMED_VALUE_ERROR", f"statusListIndex must be a decimal string of at most {MAX_INDEX}"
+        )
     size = entry.get("statusSize", 1)
     if size != 1:
         raise StatusError("MALFORMED_VALUE_ERROR", "only statusSize 1 is supported")
-    index = int(raw_index)
 
     list_credential = await fetch(url)
     await verify_list(list_credential)
