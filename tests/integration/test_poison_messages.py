@@ -86,8 +86,18 @@ async def _start_at_end(stack: runner.Stack, group: str) -> None:
 @pytest.fixture
 async def pipeline(stack: runner.Stack) -> AsyncIterator[Pipeline]:
     group = f"poison-test-{uuid.uuid4().hex[:8]}"
+    admin = stack.kafka_admin()  # a consumer group of its own, which only the super user may use
     settings = assessment_settings(
-        stack, consumer_group=group, retry_attempts=4, retry_backoff_s=0.4, retry_backoff_max_s=1.0
+        stack,
+        consumer_group=group,
+        kafka_username=admin.username,
+        kafka_password=admin.password,
+        retry_attempts=4,
+        retry_backoff_s=0.4,
+        retry_backoff_max_s=1.0,
+        # One record per poll: the one-by-one rules, whose bound this test measures. In a batch a
+        # poison record costs one attempt more (the batch's, rolled back) before these.
+        consumer_max_poll_records=1,
     )
     await _start_at_end(stack, group)
     recorder = Recorder()

@@ -39,6 +39,7 @@ from services.runtime.vc.jsonld import (
     ISSUER_DEPENDENT,
     ContextStore,
     check_context_value,
+    check_size,
     context_resolver,
     default_store,
     to_quads,
@@ -489,7 +490,10 @@ def canonical_document(
     document: Mapping[str, Any], *, store: ContextStore | None = None, limits: CanonLimits = DEFAULT_LIMITS
 ) -> str:
     """The RDFC-1.0 canonical N-Quads of `document`: the fast path where it applies, otherwise the
-    general path (pyld expansion), with the same result either way."""
+    general path (pyld expansion), with the same result either way. Both paths refuse a document
+    beyond `DocumentLimits` first (`JsonLdLimitError`), so what is refused does not depend on the
+    path a document takes."""
+    check_size(document)
     try:
         quads = term_quads(document, store=store)
     except Unsupported:
