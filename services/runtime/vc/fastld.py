@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
-from pyld.jsonld import _canonicalize_double  # type: ignore[import-untyped]
 
 from services.runtime.vc.jsonld import (
     ISSUER_DEPENDENT,
     ContextStore,
+    canonical_double,
     check_context_value,
     check_size,
     context_resolver,
@@ -445,7 +445,7 @@ def _scalar(active: _Ctx, term: _Term, value: Any) -> str:
     elif isinstance(value, float) and not value.is_integer():
         if not math.isfinite(value):
             raise Unsupported("a non-finite number")
-        lexical, datatype = _canonicalize_double(value), datatype or XSD_DOUBLE
+        lexical, datatype = canonical_double(value), datatype or XSD_DOUBLE
     elif datatype == XSD_DOUBLE:
         try:
             number = float(value)
@@ -454,10 +454,10 @@ def _scalar(active: _Ctx, term: _Term, value: Any) -> str:
         else:
             if not math.isfinite(number):
                 raise Unsupported("a non-finite number") from None
-            lexical = _canonicalize_double(number)
+            lexical = canonical_double(number)
     elif isinstance(value, int | float):
         if abs(value) >= 1e21:
-            lexical, datatype = _canonicalize_double(value), datatype or XSD_DOUBLE
+            lexical, datatype = canonical_double(value), datatype or XSD_DOUBLE
         else:
             lexical, datatype = str(int(value)), datatype or XSD_INTEGER
     elif isinstance(value, str):

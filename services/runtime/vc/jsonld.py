@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -37,6 +39,25 @@ from pyld.identifier_issuer import IdentifierIssuer  # type: ignore[import-untyp
 from pyld.jsonld import LRUCache  # type: ignore[import-untyped]
 
 from services.runtime.vc.rdf import Quad, from_pyld_dataset
+
+
+def canonical_double(value: float) -> str:
+    """The canonical lexical form of an `xsd:double` (JSON-LD 1.1 toRdf): one digit, up to 15
+    decimals, `E`, the exponent; as jsonld.js writes it with ECMAScript's `toExponential(15)`,
+    which breaks an exact tie upward. pyld's `%1.15E` rounds a tie to even, so a value such as
+    2^-24 (5.9604644775390625e-8) became `5.960464477539062E-8` here and `...063E-8` in every
+    JavaScript verifier, and the credential failed there. Rounding the exact binary value half
+    up gives the JavaScript digits; pyld is made to use this function too (below), so the fast
+    and general paths agree."""
+    if value == 0:
+        return "0.0E0"
+    with localcontext() as context:
+        context.rounding = ROUND_HALF_UP
+        text = format(Decimal(value), ".15E")
+    return re.sub(r"(\d)0*E\+?(-)?0*(\d)", r"\1E\2\3", text)
+
+
+jsonld._canonicalize_double = canonical_double
 
 ISSUER_DEPENDENT = "https://www.w3.org/ns/credentials/issuer-dependent#"
 CREDSTREAM_CONTEXT_URL = "https://credstream.dev/contexts/micro-credential/v1"
