@@ -64,6 +64,14 @@ class ServiceSettings(BaseSettings):
     consumer_batch_timeout_ms: int = Field(
         default=20, description="How long one poll waits for records when none are buffered."
     )
+    consumer_fetch_min_bytes: int = Field(
+        default=64 * 1024,
+        description="The broker answers a fetch once this much is there, or after "
+        "CONSUMER_FETCH_MAX_WAIT_MS: under load batches fill up instead of running one record each.",
+    )
+    consumer_fetch_max_wait_ms: int = Field(
+        default=20, description="The most a fetch waits for CONSUMER_FETCH_MIN_BYTES (added latency)."
+    )
     retry_attempts: int = Field(
         default=3,
         description="Attempts for an unexpected error before the record is dead-lettered.",

@@ -487,6 +487,8 @@ def subscribe(
         decoder=keep_bytes,
         auto_offset_reset="earliest",
         max_poll_records=settings.consumer_max_poll_records,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         # A record may wait through a transient window of retries; stay in the group meanwhile.
         max_poll_interval_ms=int(max(300.0, settings.transient_retry_window_s * 2) * 1000),
     )
