@@ -176,20 +176,10 @@ class ConsumerPipeline:
         )
 
     async def process(self, topic: Topic, record: ConsumerRecord[bytes, bytes], handler: Handler) -> None:
-        """Process one record to completion: applied once, skipped as a duplicate, or
-        dead-lettered. Raises RecordNotProcessed only after a long transient outage."""
-        started = time.perf_counter()
-        with self._span(record) as span:
-            try:
-                inbound = self.decode(topic, record)
-            except PermanentError as exc:
-                span.set_attribute("credstream.dead_letter.reason", exc.reason)
-                await self._dead_letters.publish(record, group=self.group, reason=exc.reason, error=exc)
-                return
-            span.set_attribute("messaging.message.id", inbound.attributes.id)
-            await self._apply(inbound, record, handler, span)
-        metrics().consumed.add(1, {"group": self.group, "topic": record.topic})
-        metrics().processing_seconds.record(time.perf_counter() - started, {"group": self.group})
+        """Process one record to completion, as a batch of one (the subscriber's own path):
+        applied once, skipped as a duplicate, or dead-lettered. Raises RecordNotProcessed only
+        after a long transient outage."""
+        await self.process_batch([record], lambda _: (topic, handler))
 
     async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]], route: Route) -> None:
         """Process one poll's records to completion (see the module's "Batches"): every record
