@@ -140,12 +140,13 @@ async def test_redelivered_and_repeated_awards_issue_once_and_unknown_achievemen
     issued = await watch(CREDENTIALS_ISSUED.name)
     scenario = IssuerScenario()
     earned = scenario.earned("learner-parked")
-    # The award arrives before its achievement is defined: it waits, parked with a reason.
-    await publish_event(producer, ACHIEVEMENTS_EARNED, earned, key="k", source="urn:test:assessment")
-    await publish_event(producer, ACHIEVEMENTS_EARNED, earned, key="k", source="urn:test:assessment")
     async with httpx.AsyncClient(base_url=base_url, headers=ADMIN, timeout=30) as client:
+        # The issuer first: an award for an unknown issuer is parked with that reason instead.
         (await client.put(f"/admin/issuers/{scenario.issuer_id}", json=scenario.issuer())).raise_for_status()
         await indexes_ready(client, scenario.issuer_id)
+        # The award arrives before its achievement is defined: it waits, parked with a reason.
+        await publish_event(producer, ACHIEVEMENTS_EARNED, earned, key="k", source="urn:test:assessment")
+        await publish_event(producer, ACHIEVEMENTS_EARNED, earned, key="k", source="urn:test:assessment")
 
         async def parked() -> bool:
             rows = (await client.get(f"/admin/issuers/{scenario.issuer_id}/requests")).json()
