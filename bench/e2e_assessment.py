@@ -35,6 +35,41 @@ from deploy.tools.publish import event_record, publish_event
 from services.runtime.kafka import KafkaAccess
 
 
+async def send_results(
+    producer: AIOKafkaProducer,
+    learners: list[str],
+    *,
+    issuer_id: str,
+    activity: str,
+    rate: float | None,
+    sent_at: dict[str, float],
+) -> None:
+    """One passing result per learner on the results topic, as fast as the producer goes or at
+    `rate` per second; `sent_at` gets each learner's send time. Returns once all are acknowledged."""
+    start = time.perf_counter()
+    futures = []
+    for i, learner in enumerate(learners):
+        result = AssessmentResultSubmitted(
+            result_id=f"{learner}-r",
+            issuer_id=issuer_id,
+            learner=LearnerRef(id=learner),
+            activity_id=activity,
+            score=Score(scaled=0.9),
+            success=True,
+            occurred_at=datetime.now(UTC),
+        )
+        value, headers = event_record(result, source="urn:bench:lms")
+        sent_at[learner] = time.perf_counter()
+        futures.append(
+            await producer.send(ASSESSMENT_RESULTS.name, value=value, key=learner.encode(), headers=headers)
+        )
+        if rate:
+            delay = start + (i + 1) / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+    await asyncio.gather(*futures)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -81,28 +116,8 @@ async def run(access: KafkaAccess, events: int, rate: float | None, timeout: flo
 
     watcher = asyncio.create_task(watch())
     start = time.perf_counter()
-    futures = []
-    for i in range(events):
-        learner = f"bench-{tag}-{i}"
-        result = AssessmentResultSubmitted(
-            result_id=f"{learner}-r",
-            issuer_id=issuer,
-            learner=LearnerRef(id=learner),
-            activity_id=activity,
-            score=Score(scaled=0.9),
-            success=True,
-            occurred_at=datetime.now(UTC),
-        )
-        value, headers = event_record(result, source="urn:bench:lms")
-        sent_at[learner] = time.perf_counter()
-        futures.append(
-            await producer.send(ASSESSMENT_RESULTS.name, value=value, key=learner.encode(), headers=headers)
-        )
-        if rate:
-            delay = start + (i + 1) / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-    await asyncio.gather(*futures)
+    learners = [f"bench-{tag}-{i}" for i in range(events)]
+    await send_results(producer, learners, issuer_id=issuer, activity=activity, rate=rate, sent_at=sent_at)
     produced = time.perf_counter()
     try:
         await asyncio.wait_for(watcher, timeout)

@@ -22,18 +22,15 @@ import os
 import statistics
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from bench.e2e_assessment import percentile
-from contracts.topics import ASSESSMENT_RESULTS, CREDENTIALS_ISSUED
-from contracts.v1.assessment import AssessmentResultSubmitted, LearnerRef, Score
+from bench.e2e_assessment import percentile, send_results
+from contracts.topics import CREDENTIALS_ISSUED
 from deploy.cli.endpoints import Endpoints
 from deploy.local.runner import Stack
-from deploy.tools.publish import event_record
 from services.assessment.domain import earned_id
 
 ISSUER = "open-university"  # seeded by deploy/local/up, with a QA attestation covering it
@@ -149,27 +146,7 @@ async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: fl
     pids = Stack.for_profile(endpoints.profile).pids
     cpu_before = cpu_seconds(pids)
     start = time.perf_counter()
-    futures = []
-    for i, learner in enumerate(learners):
-        result = AssessmentResultSubmitted(
-            result_id=f"{learner}-r",
-            issuer_id=ISSUER,
-            learner=LearnerRef(id=learner),
-            activity_id=activity,
-            score=Score(scaled=0.9),
-            success=True,
-            occurred_at=datetime.now(UTC),
-        )
-        value, headers = event_record(result, source="urn:bench:lms")
-        sent_at[learner] = time.perf_counter()
-        futures.append(
-            await producer.send(ASSESSMENT_RESULTS.name, value=value, key=learner.encode(), headers=headers)
-        )
-        if rate:
-            delay = start + (i + 1) / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-    await asyncio.gather(*futures)
+    await send_results(producer, learners, issuer_id=ISSUER, activity=activity, rate=rate, sent_at=sent_at)
     produced = time.perf_counter()
     try:
         await asyncio.wait_for(watcher, timeout)
