@@ -125,14 +125,24 @@ class AssessmentRepository:
     async def results_of(
         self, *, learners: Collection[tuple[str, str]], activity_ids: Collection[str]
     ) -> dict[tuple[str, str], list[Result]]:
-        """Stored results of these (issuer, learner) pairs for these activities, per pair."""
+        """Stored results of these (issuer, learner) pairs for these activities, per pair.
+
+        A lookup per learner on (issuer, learner), the activities filtered after it: a join let
+        the planner walk an activity's every result (the activity index, thought selective while
+        its statistics were older than the activity's results) for a handful of learners, a cost
+        that grew with the activity (1.5-1.8 ms a batch at 3,000 results). `OFFSET 0` keeps the
+        subquery a per-learner lookup (no pull-up, no activity condition pushed into it)."""
         pairs = list(learners)
         rows = await self._conn.fetch(
             """
-            SELECT r.issuer_id, r.learner_id, r.result_id, r.activity_id, r.score_scaled, r.success,
+            SELECT w.issuer_id, w.learner_id, r.result_id, r.activity_id, r.score_scaled, r.success,
                    r.completion, r.occurred_at
             FROM unnest($1::text[], $2::text[]) AS w(issuer_id, learner_id)
-            JOIN results r ON r.issuer_id = w.issuer_id AND r.learner_id = w.learner_id
+            CROSS JOIN LATERAL (
+                SELECT * FROM results r
+                WHERE r.issuer_id = w.issuer_id AND r.learner_id = w.learner_id
+                OFFSET 0
+            ) AS r
             WHERE r.activity_id = ANY($3::text[])
             """,
             [p[0] for p in pairs],
