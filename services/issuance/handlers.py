@@ -31,7 +31,7 @@ from services.issuance.domain import Award, Learner
 from services.issuance.repository import IssuanceRepository
 from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
-from services.issuance.status import StatusPolicy, receive_block
+from services.issuance.status import FreeIndexGauge, StatusPolicy, receive_block
 from services.issuance.status_repository import StatusPoolRepository
 from services.runtime import outbox
 from services.runtime.faults import crash_point
@@ -39,10 +39,14 @@ from services.runtime.messaging import Batched, ConsumerPipeline, InboundEvent, 
 
 
 def issuance_context(
-    conn: asyncpg.Connection, settings: Settings, traces: Mapping[str, Context | None] | None = None
+    conn: asyncpg.Connection,
+    settings: Settings,
+    traces: Mapping[str, Context | None] | None = None,
+    gauge: FreeIndexGauge | None = None,
 ) -> IssuanceContext:
     """The outbox publishers bound to this transaction's connection, plus the configuration.
-    `traces` maps an earned id to the trace context of the record that brought it (batches)."""
+    `traces` maps an earned id to the trace context of the record that brought it (batches);
+    `gauge` is the consumer's memory of the status pools (without one, every take counts)."""
 
     async def publish_issued(events: Sequence[CredentialIssued]) -> None:
         await outbox.enqueue_all(
@@ -106,6 +110,7 @@ def issuance_context(
             block_size=settings.status_block_size,
             low_water=settings.status_low_water,
             publish_request=publish_index_request,
+            gauge=gauge or FreeIndexGauge(),
         ),
         publish_status_request=publish_status_request,
         actor=settings.event_source,
@@ -162,13 +167,15 @@ def award_of(earned: AchievementEarned) -> Award:
 
 
 def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
+    gauge = FreeIndexGauge()
+
     async def on_achievements_earned(
         batch: Sequence[InboundEvent[AchievementEarned]], conn: asyncpg.Connection
     ) -> None:
         awards = [award_of(inbound.event) for inbound in batch]
         traces = {inbound.event.earned_id: inbound.trace for inbound in batch}
         await service.issue_awards(
-            awards, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings, traces)
+            awards, repo=IssuanceRepository(conn), ctx=issuance_context(conn, settings, traces, gauge)
         )
         # Signed and written, not yet committed: the kill tests crash here.
         crash_point(settings.fault_injection, "issuance.before_commit")

@@ -10,9 +10,10 @@ arrives.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
@@ -23,12 +24,40 @@ PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
 WAITING_FOR_INDEXES = "waiting for status list indexes from the revocation service"
 
 
+class FreeIndexGauge:
+    """When the issuing path must count a pool's free indexes again.
+
+    Counting is an index scan of up to a few thousand entries (~2.5 ms), too much for every
+    batch. A count that finds `low_water + surplus` free indexes lets this process take `surplus`
+    more before counting again, or go on for `recheck_s`, whichever comes first: other instances
+    take from the same pool unseen, the time bound keeps that error small (a pool that runs dry
+    anyway only parks awards until the next block; see the module's docstring).
+    """
+
+    def __init__(self, recheck_s: float = 1.0) -> None:
+        self._recheck_s = recheck_s
+        self._spare: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def due(self, issuer_id: str, purpose: str) -> bool:
+        spare, at = self._spare.get((issuer_id, purpose), (0, 0.0))
+        return spare <= 0 or time.monotonic() - at > self._recheck_s
+
+    def counted(self, issuer_id: str, purpose: str, *, free: int, low_water: int) -> None:
+        self._spare[(issuer_id, purpose)] = (free - low_water, time.monotonic())
+
+    def took(self, issuer_id: str, purpose: str, count: int) -> None:
+        if (issuer_id, purpose) in self._spare:
+            spare, at = self._spare[(issuer_id, purpose)]
+            self._spare[(issuer_id, purpose)] = (spare - count, at)
+
+
 @dataclass(frozen=True)
 class StatusPolicy:
     enabled: bool
     block_size: int
     low_water: int
     publish_request: Callable[[StatusIndexBlockRequested], Awaitable[None]]
+    gauge: FreeIndexGauge = field(default_factory=FreeIndexGauge)
 
 
 def entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
@@ -47,8 +76,14 @@ async def request_block_if_low(
 ) -> bool:
     """Ask for another block when the free indexes fall below the low-water mark (one open
     request per issuer and purpose). True when a request was sent."""
-    free = await pool.free_count(issuer_id=issuer_id, purpose=purpose, at_most=policy.low_water)
-    if free >= policy.low_water:
+    if not policy.gauge.due(issuer_id, purpose):
+        return False
+    # Counting past the mark (by half a block) buys the gauge that many takes without a count.
+    counted = await pool.free_count(
+        issuer_id=issuer_id, purpose=purpose, at_most=policy.low_water + max(policy.block_size // 2, 1)
+    )
+    if counted >= policy.low_water:
+        policy.gauge.counted(issuer_id, purpose, free=counted, low_water=policy.low_water)
         return False
     request_id = str(uuid.uuid4())
     if not await pool.open_request(
@@ -86,6 +121,7 @@ async def entries_for(
         missing = [c for c in credential_ids if purpose not in held.get(c, {})]
         if missing:
             taken = await pool.take_many(issuer_id=issuer_id, purpose=purpose, credential_ids=missing)
+            policy.gauge.took(issuer_id, purpose, len(taken))
             for credential_id, position in taken.items():
                 held.setdefault(credential_id, {})[purpose] = position
         await request_block_if_low(

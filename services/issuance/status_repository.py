@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import asyncpg
+
+_rng = random.SystemRandom()
 
 
 class StatusPoolRepository:
@@ -27,13 +30,16 @@ class StatusPoolRepository:
         self, *, issuer_id: str, purpose: str, credential_ids: Sequence[str]
     ) -> dict[str, tuple[str, int]]:
         """Assign a free index to each credential, in one statement: as many as there are
-        credentials (fewer when the pool runs short; the rest get none). SKIP LOCKED lets
+        credentials (fewer when the pool runs short; the rest get none), in storage order, which
+        `add_block` made random (migration 0004: herd privacy, and an index scan of about N
+        entries). SKIP LOCKED lets
         concurrent issuers (and instances) take different indexes without waiting on each other."""
         rows = await self._conn.fetch(
             """
             WITH free AS (
                 SELECT list_url, idx FROM status_index_pool
                 WHERE issuer_id = $1 AND purpose = $2 AND credential_id IS NULL
+                ORDER BY seq
                 LIMIT cardinality($3::text[]) FOR UPDATE SKIP LOCKED
             ), numbered AS (
                 SELECT list_url, idx, row_number() OVER () AS n FROM free
@@ -91,10 +97,18 @@ class StatusPoolRepository:
             "WHERE request_id = $1 AND fulfilled_at IS NULL",
             request_id,
         )
-        await self._conn.executemany(
+        # Stored shuffled: indexes are taken in storage order, so a credential's index says
+        # nothing about when it was issued (Bitstring Status List, herd privacy).
+        shuffled = list(indexes)
+        _rng.shuffle(shuffled)
+        await self._conn.execute(
             "INSERT INTO status_index_pool (list_url, idx, issuer_id, purpose, block_id) "
-            "VALUES ($1, $2, $3, $4, $5) "
+            "SELECT $1, i, $3, $4, $5 FROM unnest($2::int[]) WITH ORDINALITY AS b(i, n) ORDER BY n "
             "ON CONFLICT DO NOTHING",
-            [(list_url, i, issuer_id, purpose, block_id) for i in indexes],
+            list_url,
+            shuffled,
+            issuer_id,
+            purpose,
+            block_id,
         )
         return len(indexes)
