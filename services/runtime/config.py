@@ -65,12 +65,20 @@ class ServiceSettings(BaseSettings):
         default=20, description="How long one poll waits for records when none are buffered."
     )
     consumer_fetch_min_bytes: int = Field(
-        default=64 * 1024,
+        default=1,
         description="The broker answers a fetch once this much is there, or after "
-        "CONSUMER_FETCH_MAX_WAIT_MS: under load batches fill up instead of running one record each.",
+        "CONSUMER_FETCH_MAX_WAIT_MS. 1: at once. Batches still form under load (what arrived while "
+        "the previous batch ran); a larger value with a short wait makes an idle consumer poll.",
     )
     consumer_fetch_max_wait_ms: int = Field(
-        default=20, description="The most a fetch waits for CONSUMER_FETCH_MIN_BYTES (added latency)."
+        default=500,
+        description="The most a fetch waits for CONSUMER_FETCH_MIN_BYTES; with 1 byte, how long an "
+        "idle consumer's fetch stays open (a long poll, not added latency).",
+    )
+    producer_linger_ms: int = Field(
+        default=0,
+        description="How long the producer holds a record to batch it with the next. The relay "
+        "hands it a whole batch at once, and records queue behind an in-flight request anyway.",
     )
     retry_attempts: int = Field(
         default=3,

@@ -96,7 +96,7 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         client_id=f"credstream-{settings.service_name}-{settings.instance_id}",
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=settings.producer_linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=30_000,
     )

@@ -249,10 +249,15 @@ class OutboxRelay:
                 futures.append(await self._send(row))
             await asyncio.gather(*futures)
             crash_point(self._settings.fault_injection, "relay.after_publish")
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
-            )
+            # The mark need not wait for its WAL flush: if the server loses it in a crash, the
+            # rows are published again, which every consumer's inbox absorbs (the same as a
+            # relay crash between publish and mark). Saves a disk flush per relayed batch.
+            async with conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                await conn.execute(
+                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                    [row["id"] for row in rows],
+                )
         self.published += len(rows)
         metrics().published.add(len(rows))
         return len(rows)

@@ -32,7 +32,10 @@ from services.runtime.config import ServiceSettings
 INSTRUMENTATION = "credstream"
 
 
+@cache
 def tracer() -> trace.Tracer:
+    """credstream's tracer (a proxy until a provider is installed, then the provider's): looked
+    up once, since `get_tracer` builds and compares an instrumentation scope on every call."""
     return trace.get_tracer(INSTRUMENTATION)
 
 
