@@ -101,7 +101,13 @@ async def stored_count(profile: str, achievement_id: str) -> tuple[int, int]:
         await conn.close()
 
 
-async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: float) -> None:  # noqa: ASYNC109
+async def run(
+    endpoints: Endpoints,
+    events: int,
+    rate: float | None,
+    timeout: float,  # noqa: ASYNC109
+    linger_ms: int = 5,
+) -> None:
     tag = uuid.uuid4().hex[:10]
     body, activity = achievement(tag)
     # The benchmark plays the LMS and a subscriber at once: it connects as the stack's Kafka super
@@ -118,7 +124,11 @@ async def run(endpoints: Endpoints, events: int, rate: float | None, timeout: fl
 
     await define(endpoints, body)
     await asyncio.sleep(3.0)  # let achievement.defined reach assessment (not what we measure)
-    producer = AIOKafkaProducer(**access.client_options(), acks="all", enable_idempotence=True, linger_ms=5)
+    # The LMS's producer: each request costs the broker about as much whatever it carries, so at a
+    # steady rate its linger decides much of the broker's load (README, "Performance").
+    producer = AIOKafkaProducer(
+        **access.client_options(), acks="all", enable_idempotence=True, linger_ms=linger_ms
+    )
     await producer.start()
 
     sent_at: dict[str, float] = {}
@@ -187,8 +197,14 @@ def main() -> None:
         "--rate", type=float, default=None, help="offered events/s (default: as fast as possible)"
     )
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--linger-ms",
+        type=int,
+        default=5,
+        help="the LMS producer's linger: how long it holds a result to send it with the next ones",
+    )
     args = parser.parse_args()
-    asyncio.run(run(Endpoints.resolve(args.profile), args.events, args.rate, args.timeout))
+    asyncio.run(run(Endpoints.resolve(args.profile), args.events, args.rate, args.timeout, args.linger_ms))
 
 
 if __name__ == "__main__":
