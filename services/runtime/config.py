@@ -75,12 +75,6 @@ class ServiceSettings(BaseSettings):
         description="The most a fetch waits for CONSUMER_FETCH_MIN_BYTES; with 1 byte, how long an "
         "idle consumer's fetch stays open (a long poll, not added latency).",
     )
-    consumer_heartbeat_interval_ms: int = Field(
-        default=500,
-        description="How often each consumer tells the group it lives, and learns of a rebalance: "
-        "a service's consumers (one per topic) join one by one, each join a rebalance the others "
-        "wait for (3 s, the client default, made a start take ~30 s).",
-    )
     producer_linger_ms: int = Field(
         default=0,
         description="How long the producer holds a record to batch it with the next. The relay "

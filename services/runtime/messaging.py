@@ -132,10 +132,6 @@ class ConsumerPipeline:
         self._dead_letters = dead_letters
         self._settings = settings
         self._permanent = permanent_errors
-        # The group's subscribers (one per topic) take turns: records of different topics never
-        # run at once, as when one consumer held all the topics (handlers may rely on it, e.g.
-        # a status change and the credential.issued that registers its credential).
-        self._turn = asyncio.Lock()
         self.processed = 0
 
     @property
@@ -189,10 +185,6 @@ class ConsumerPipeline:
         """Process one poll's records to completion (see the module's "Batches"): every record
         applied once, skipped as a duplicate, or dead-lettered. Raises RecordNotProcessed only
         after a long transient outage."""
-        async with self._turn:
-            await self._process_batch(records, route)
-
-    async def _process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]], route: Route) -> None:
         started = time.perf_counter()
         decoded: list[tuple[ConsumerRecord[bytes, bytes], InboundEvent[Event] | PermanentError, Handler]] = []
         for record in records:
@@ -465,27 +457,8 @@ def subscribe(
     *,
     settings: ServiceSettings,
 ) -> None:
-    """One batch subscriber per topic, all in the group's consumer group; each runs the pipeline
-    on what its polls return.
-
-    One consumer per topic rather than one for all the group's topics: aiokafka's fetch requests
-    name every partition the consumer holds each time (it has no incremental fetch sessions), and
-    a long poll is answered at the first record, so a busy topic sharing a consumer with idle ones
-    made the broker read the idle topics' partitions on every fetch (assessment: 6 busy partitions
-    of 27). README, "Performance"."""
-    for topic, handler in routes:
-        _subscribe_one(broker, pipeline, topic, handler, settings=settings)
-
-
-def _subscribe_one(
-    broker: KafkaBroker,
-    pipeline: ConsumerPipeline,
-    topic: Topic,
-    handler: Handler,
-    *,
-    settings: ServiceSettings,
-) -> None:
-    route = (topic, handler)
+    """One batch subscriber for the group's topics; each record is routed to its topic's handler."""
+    table = {topic.name: (topic, handler) for topic, handler in routes}
 
     async def keep_bytes(message: KafkaMessage) -> list[bytes]:
         # FastStream would json-decode the bodies before our handler runs, so a malformed record
@@ -494,7 +467,7 @@ def _subscribe_one(
         return [bytes(b) for b in message.body]
 
     @broker.subscriber(
-        topic.name,
+        *table,
         group_id=pipeline.group,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         batch=True,
@@ -508,11 +481,9 @@ def _subscribe_one(
         fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         # A record may wait through a transient window of retries; stay in the group meanwhile.
         max_poll_interval_ms=int(max(300.0, settings.transient_retry_window_s * 2) * 1000),
-        # The group has a member per topic; each learns of a rebalance at its next heartbeat.
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
     )
     async def consume(message: KafkaMessage) -> None:
         records = message.raw_message
         assert isinstance(records, tuple)
         if records:
-            await pipeline.process_batch(records, lambda _: route)
+            await pipeline.process_batch(records, table.__getitem__)
