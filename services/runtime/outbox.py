@@ -32,6 +32,7 @@ from contracts.base import Event
 from contracts.envelope import CE_ID, CE_SUBJECT, TRACEPARENT, TRACESTATE, CloudEventAttributes
 from contracts.topics import Topic
 from services.runtime.config import ServiceSettings
+from services.runtime.db import acquire
 from services.runtime.faults import crash_point
 from services.runtime.telemetry import metrics, tracer
 
@@ -208,21 +209,26 @@ class OutboxRelay:
                 backoff = 0.5
 
     async def _lead(self) -> None:
-        async with self._pool.acquire() as leader:
+        async with acquire(self._pool) as leader:
             if not await leader.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", self._lock_key):
                 # Another instance of this service relays; stay a standby.
                 await asyncio.sleep(2.0)
                 return
             self.is_leader = True
             await leader.add_listener(NOTIFY_CHANNEL, self._on_notify)
+            # The relay works on this session, not on pooled connections (no acquire and reset
+            # per cycle), and its writes need not wait for their WAL flush: a mark the server
+            # loses in a crash publishes its rows again, which every consumer's inbox absorbs
+            # (the same as a relay crash between publish and mark).
+            await leader.execute("SET synchronous_commit = off")
             last_cleanup = 0.0
             loop = asyncio.get_running_loop()
             try:
                 while True:
                     self._wake.clear()
-                    sent = await self.publish_pending()
+                    sent = await self._publish(leader)
                     if loop.time() - last_cleanup > 60:
-                        await self._cleanup()
+                        await self._cleanup(leader)
                         last_cleanup = loop.time()
                     if sent < self._settings.relay_batch_size:
                         with contextlib.suppress(TimeoutError):
@@ -233,31 +239,25 @@ class OutboxRelay:
                     await leader.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                     await leader.execute("SELECT pg_advisory_unlock(hashtext($1))", self._lock_key)
 
-    async def publish_pending(self) -> int:
+    async def _publish(self, conn: asyncpg.Connection) -> int:
         """Publish one batch of unpublished rows; returns how many were published."""
-        async with self._pool.acquire() as conn:
-            rows = await conn.fetch(
-                "SELECT id, topic, key, headers, payload FROM outbox "
-                "WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                self._settings.relay_batch_size,
-            )
-            if not rows:
-                return 0
-            crash_point(self._settings.fault_injection, "relay.before_publish")
-            futures = []
-            for row in rows:
-                futures.append(await self._send(row))
-            await asyncio.gather(*futures)
-            crash_point(self._settings.fault_injection, "relay.after_publish")
-            # The mark need not wait for its WAL flush: if the server loses it in a crash, the
-            # rows are published again, which every consumer's inbox absorbs (the same as a
-            # relay crash between publish and mark). Saves a disk flush per relayed batch.
-            async with conn.transaction():
-                await conn.execute("SET LOCAL synchronous_commit = off")
-                await conn.execute(
-                    "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                    [row["id"] for row in rows],
-                )
+        rows = await conn.fetch(
+            "SELECT id, topic, key, headers, payload FROM outbox "
+            "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self._settings.relay_batch_size,
+        )
+        if not rows:
+            return 0
+        crash_point(self._settings.fault_injection, "relay.before_publish")
+        futures = []
+        for row in rows:
+            futures.append(await self._send(row))
+        await asyncio.gather(*futures)
+        crash_point(self._settings.fault_injection, "relay.after_publish")
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+            [row["id"] for row in rows],
+        )
         self.published += len(rows)
         metrics().published.add(len(rows))
         return len(rows)
@@ -290,9 +290,8 @@ class OutboxRelay:
         finally:
             otel_context.detach(token)
 
-    async def _cleanup(self) -> None:
-        async with self._pool.acquire() as conn:
-            await conn.execute(
-                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
-                self._settings.outbox_retention_s,
-            )
+    async def _cleanup(self, conn: asyncpg.Connection) -> None:
+        await conn.execute(
+            "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+            self._settings.outbox_retention_s,
+        )
