@@ -32,8 +32,8 @@ class StatusPoolRepository:
         """Assign a free index to each credential, in one statement: as many as there are
         credentials (fewer when the pool runs short; the rest get none), in storage order, which
         `add_block` made random (migration 0004: herd privacy, and an index scan of about N
-        entries). SKIP LOCKED lets
-        concurrent issuers (and instances) take different indexes without waiting on each other."""
+        entries). SKIP LOCKED lets concurrent issuers (and instances) take different indexes
+        without waiting on each other."""
         rows = await self._conn.fetch(
             """
             WITH free AS (

@@ -7,7 +7,8 @@
 -- Blocks are stored in a random order (services/issuance/status_repository.py `add_block`), so
 -- the order of `seq` is not the order of the indexes: the Bitstring Status List recommends
 -- assigning indexes randomly (herd privacy), and a credential's index does not grow with its
--- issue time. Taking rows in storage order keeps a take's updates on few pages.
+-- issue time. Taking rows in storage order keeps a take's updates on few pages. (Indexes stored
+-- before this migration get `seq` in the order they arrived, sorted; only later blocks are shuffled.)
 ALTER TABLE status_index_pool ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY;
 CREATE INDEX status_index_pool_free_seq ON status_index_pool (issuer_id, purpose, seq)
     WHERE credential_id IS NULL;
