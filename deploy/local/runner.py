@@ -580,6 +580,10 @@ def start_postgres(stack: Stack) -> None:
         pwfile.unlink()
     log_file = data.parent / "postgres.log"
     options = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200"
+    # Checkpoints further apart (docs/operations.md, "PostgreSQL"): after each one, the first
+    # change to a page writes the whole page into the WAL, and with the defaults (1 GB, 5 min)
+    # those full pages were ~3.5 per credential and most of the WAL under load.
+    options += " -c max_wal_size=4GB -c checkpoint_timeout=15min"
     if stack.profile == "test":
         # Tests kill processes, not machines: without fsync a process crash still loses nothing.
         options += " -c fsync=off -c full_page_writes=off"
