@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
@@ -34,16 +34,17 @@ class FreeIndexGauge:
     anyway only parks awards until the next block; see the module's docstring).
     """
 
-    def __init__(self, recheck_s: float = 1.0) -> None:
+    def __init__(self, recheck_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._recheck_s = recheck_s
+        self._clock = clock
         self._spare: dict[tuple[str, str], tuple[int, float]] = {}
 
     def due(self, issuer_id: str, purpose: str) -> bool:
         spare, at = self._spare.get((issuer_id, purpose), (0, 0.0))
-        return spare <= 0 or time.monotonic() - at > self._recheck_s
+        return spare <= 0 or self._clock() - at > self._recheck_s
 
     def counted(self, issuer_id: str, purpose: str, *, free: int, low_water: int) -> None:
-        self._spare[(issuer_id, purpose)] = (free - low_water, time.monotonic())
+        self._spare[(issuer_id, purpose)] = (free - low_water, self._clock())
 
     def took(self, issuer_id: str, purpose: str, count: int) -> None:
         if (issuer_id, purpose) in self._spare:
@@ -57,7 +58,7 @@ class StatusPolicy:
     block_size: int
     low_water: int
     publish_request: Callable[[StatusIndexBlockRequested], Awaitable[None]]
-    gauge: FreeIndexGauge = field(default_factory=FreeIndexGauge)
+    gauge: FreeIndexGauge
 
 
 def entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:

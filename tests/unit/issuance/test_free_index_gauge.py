@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from services.issuance.status import FreeIndexGauge
 
 
@@ -35,10 +33,9 @@ def test_a_count_at_the_mark_leaves_nothing_to_spare() -> None:
     assert gauge.due("issuer", "revocation")
 
 
-def test_other_instances_takes_are_bounded_by_time(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_instances_takes_are_bounded_by_time() -> None:
     now = [1000.0]
-    monkeypatch.setattr("services.issuance.status.time.monotonic", lambda: now[0])
-    gauge = FreeIndexGauge(recheck_s=1.0)
+    gauge = FreeIndexGauge(recheck_s=1.0, clock=lambda: now[0])
     gauge.counted("issuer", "revocation", free=4096, low_water=2048)
     now[0] += 0.9
     assert not gauge.due("issuer", "revocation")
