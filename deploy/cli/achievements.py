@@ -1,5 +1,5 @@
 """`credstream achievements create|list|show`: micro-credential specifications through the
-issuance admin API (`PUT /admin/achievements/{id}`, `GET /admin/achievements`)."""
+issuance admin API (`PUT /admin/achievements/{id}`, `GET /admin/achievements[/{id}]`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 
 from deploy.cli.context import state
 from deploy.cli.endpoints import Endpoints, checked, service
-from deploy.cli.errors import OperationFailed, UsageError
+from deploy.cli.errors import UsageError
 
 app = typer.Typer(help="Micro-credential specifications (achievements) of the issuance service.")
 
@@ -95,10 +95,11 @@ def show_command(
     cli = state(ctx)
 
     async def find() -> dict[str, Any]:
-        for achievement in await list_achievements(cli.endpoints):
-            if achievement["achievement_id"] == achievement_id:
-                return achievement
-        raise OperationFailed(f"no achievement {achievement_id}")
+        async with service(cli.endpoints, "issuance") as client:
+            found: dict[str, Any] = checked(
+                await client.get(f"/admin/achievements/{achievement_id}"), f"achievement {achievement_id}"
+            )
+        return found
 
     achievement = cli.run(find())
     if cli.json_output:

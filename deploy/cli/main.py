@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deploy.cli import achievements, dlq, platform, status, tail, verify, workflows
+from deploy.cli import achievements, dlq, platform, qa, status, tail, verify, workflows
 from deploy.cli.context import CliContext
 from deploy.cli.endpoints import Endpoints
 
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(achievements.app, name="achievements")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(qa.app, name="qa")
 
 
 def _url(service: str) -> Any:

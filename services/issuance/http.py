@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.issuance import service
-from services.issuance.domain import IssuanceError, IssuerProfile, MicroCredentialSpec, did_web
+from services.issuance.domain import IssuanceError, IssuerProfile, MicroCredentialSpec, Slug, did_web
 from services.issuance.fetch_guard import FetchPolicy
 from services.issuance.profile import schema_bytes
 from services.issuance.repository import IssuanceRepository
@@ -39,11 +39,14 @@ from services.issuance.verification import (
 from services.runtime.auth import Principal, forbid_unless, http_guards, not_found_for
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
+    CREATED,
     PROBLEM_JSON,
     Problem,
     ReadinessCheck,
     health_router,
     install_problem_handlers,
+    put_outcome,
+    resource_at,
 )
 from services.runtime.vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
 from services.runtime.vc.keys import StaticKeyResolver
@@ -65,6 +68,18 @@ _STATUS = {
 def _problem(error: IssuanceError) -> Problem:
     status = _STATUS.get(error.reason, 422)
     return Problem(status, error.reason.replace("_", " ").capitalize(), error.message, reason=error.reason)
+
+
+class IssuerBody(IssuerProfile):
+    """`PUT /admin/issuers/{issuer_id}`: the path names the issuer, so the body may leave it out."""
+
+    issuer_id: Slug | None = None  # type: ignore[assignment]
+
+
+class AchievementBody(MicroCredentialSpec):
+    """`PUT /admin/achievements/{achievement_id}`: the path names it; the body may leave it out."""
+
+    achievement_id: Slug | None = None  # type: ignore[assignment]
 
 
 class IssueRequest(BaseModel):
@@ -107,13 +122,12 @@ def create_http(
 
     # admin: issuers, keys, achievements
 
-    @app.put("/admin/issuers/{issuer_id}", status_code=200)
+    @app.put("/admin/issuers/{issuer_id}", status_code=200, responses=CREATED)
     async def put_issuer(
-        issuer_id: str, profile: IssuerProfile, response: Response, caller: Principal = Depends(admin)
+        issuer_id: str, body: IssuerBody, response: Response, caller: Principal = Depends(admin)
     ) -> dict[str, Any]:
         forbid_unless(caller, issuer_id, f"issuer {issuer_id}")
-        if profile.issuer_id != issuer_id:
-            raise Problem(400, "Invalid request", "issuer_id in the body differs from the path")
+        profile = resource_at(issuer_id, body, IssuerProfile, id_field="issuer_id")
         async with transaction(pool) as conn:
             repo = IssuanceRepository(conn)
             if not caller.is_operator and await repo.get_issuer(issuer_id) is None:
@@ -121,12 +135,22 @@ def create_http(
                     403, "Forbidden", "only an operator registers a new issuer", reason="operator_only"
                 )
             created = await service.register_issuer(profile, repo=repo, ctx=context(conn))
-        response.status_code = 201 if created else 200
+        put_outcome(response, created=created, location=f"/admin/issuers/{issuer_id}")
         return {
             "issuer_id": issuer_id,
             "did": did_web(settings.public_base_url, issuer_id),
             "created": created,
         }
+
+    @app.get("/admin/issuers/{issuer_id}")
+    async def get_issuer(issuer_id: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
+        """The issuer as last put, with its DID (another issuer's reads as 404)."""
+        not_found_for(caller, issuer_id, f"issuer {issuer_id}")
+        async with acquire(pool) as conn:
+            stored = await IssuanceRepository(conn).get_issuer(issuer_id)
+        if stored is None:
+            raise Problem(404, "Not found", f"no issuer {issuer_id}", reason="issuer_unknown")
+        return {**stored.profile.model_dump(mode="json"), "did": stored.did}
 
     @app.get("/admin/issuers")
     async def list_issuers(caller: Principal = Depends(admin)) -> list[dict[str, Any]]:
@@ -170,13 +194,12 @@ def create_http(
                 for purpose in PURPOSES
             }
 
-    @app.put("/admin/achievements/{achievement_id}")
+    @app.put("/admin/achievements/{achievement_id}", status_code=200, responses=CREATED)
     async def put_achievement(
-        achievement_id: str, spec: MicroCredentialSpec, caller: Principal = Depends(admin)
+        achievement_id: str, body: AchievementBody, response: Response, caller: Principal = Depends(admin)
     ) -> dict[str, Any]:
-        forbid_unless(caller, spec.issuer_id, f"issuer {spec.issuer_id}")
-        if spec.achievement_id != achievement_id:
-            raise Problem(400, "Invalid request", "achievement_id in the body differs from the path")
+        forbid_unless(caller, body.issuer_id, f"issuer {body.issuer_id}")
+        spec = resource_at(achievement_id, body, MicroCredentialSpec, id_field="achievement_id")
         async with transaction(pool) as conn:
             repo = IssuanceRepository(conn)
             existing = await repo.get_achievement(achievement_id)
@@ -186,7 +209,17 @@ def create_http(
                 revision, issued = await service.define_achievement(spec, repo=repo, ctx=context(conn))
             except IssuanceError as error:
                 raise _problem(error) from error
+        put_outcome(response, created=existing is None, location=f"/admin/achievements/{achievement_id}")
         return {"achievement_id": achievement_id, "revision": revision, "released_credentials": issued}
+
+    @app.get("/admin/achievements/{achievement_id}")
+    async def get_achievement(achievement_id: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
+        """The achievement as last put, with its revision (another issuer's reads as 404)."""
+        async with acquire(pool) as conn:
+            stored = await IssuanceRepository(conn).get_achievement(achievement_id)
+        if stored is None or not caller.may_act_for(stored.spec.issuer_id):
+            raise Problem(404, "Not found", f"no achievement {achievement_id}", reason="achievement_unknown")
+        return {**stored.spec.model_dump(mode="json"), "revision": stored.revision}
 
     @app.get("/admin/achievements")
     async def list_achievements(

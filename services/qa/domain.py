@@ -145,6 +145,28 @@ def check_remit(agency: Agency, claim: Claim) -> None:
             )
 
 
+def check_no_wider(current: Scope, renewed: Scope) -> None:
+    """A renewal may keep or narrow the scope of what it renews, never widen it: on each axis the
+    attestation limits, the renewal must state a limit inside it (an axis it leaves open stays
+    open). Widening is a new grant, with the checks of a grant."""
+    for axis, granted, claimed in (
+        ("jurisdiction", current.jurisdictions, renewed.jurisdictions),
+        ("EQF level", current.eqf_levels, renewed.eqf_levels),
+        ("field", current.fields, renewed.fields),
+    ):
+        if granted is None:
+            continue
+        if not claimed:
+            raise QaRejected(
+                "scope_widened", f"the attestation is limited by {axis}: a renewal must state it"
+            )
+        outside = sorted(set(map(str, claimed)) - set(map(str, granted)))
+        if outside:
+            raise QaRejected(
+                "scope_widened", f"{axis} {', '.join(outside)} is outside the attestation it renews"
+            )
+
+
 def check_validity(claim: Claim, now: datetime) -> None:
     if claim.valid_until is not None and claim.valid_until <= claim.valid_from:
         raise QaRejected("validity_inconsistent", "validUntil is not after validFrom")

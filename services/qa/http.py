@@ -16,16 +16,19 @@ from fastapi import Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from services.qa import service
-from services.qa.domain import Agency, Attestation
+from services.qa.domain import Agency, Attestation, QaRejected, Slug
 from services.qa.repository import QaRepository
 from services.qa.settings import Settings
 from services.runtime.auth import Principal, http_guards
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
+    CREATED,
     Problem,
     ReadinessCheck,
     health_router,
     install_problem_handlers,
+    put_outcome,
+    resource_at,
 )
 
 
@@ -53,6 +56,12 @@ def attestation_json(a: Attestation, *, endorsement: bool = False) -> dict[str, 
     return body
 
 
+class AgencyBody(Agency):
+    """`PUT /admin/agencies/{agency_id}`: the path names the agency; the body may leave it out."""
+
+    agency_id: Slug | None = None  # type: ignore[assignment]
+
+
 def agency_json(agency: Agency) -> dict[str, Any]:
     return agency.model_dump(mode="json")
 
@@ -70,14 +79,30 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     auditor = guards.principal("operator", "agency")
     public = [Depends(guards.public)]
 
-    @app.put("/admin/agencies/{agency_id}", dependencies=operator)
-    async def put_agency(agency_id: str, agency: Agency, response: Response) -> dict[str, Any]:
-        if agency.agency_id != agency_id:
-            raise Problem(400, "Invalid request", "agency_id in the body differs from the path")
-        async with transaction(pool) as conn:
-            created = await service.register_agency(agency, repo=QaRepository(conn))
-        response.status_code = 201 if created else 200
+    @app.put(
+        "/admin/agencies/{agency_id}",
+        dependencies=operator,
+        status_code=200,
+        responses=CREATED,
+    )
+    async def put_agency(agency_id: str, body: AgencyBody, response: Response) -> dict[str, Any]:
+        agency = resource_at(agency_id, body, Agency, id_field="agency_id")
+        try:
+            async with transaction(pool) as conn:
+                created = await service.register_agency(agency, repo=QaRepository(conn))
+        except QaRejected as error:
+            raise Problem(409, "Conflict", str(error), reason=error.reason) from error
+        put_outcome(response, created=created, location=f"/admin/agencies/{agency_id}")
         return {"agency_id": agency_id, "created": created}
+
+    @app.get("/admin/agencies/{agency_id}", dependencies=operator)
+    async def get_agency(agency_id: str) -> dict[str, Any]:
+        """The agency as registered, with its status (the public register shows the same)."""
+        async with acquire(pool) as conn:
+            found = await QaRepository(conn).get_agency(agency_id)
+        if found is None:
+            raise Problem(404, "Not found", f"no agency {agency_id}", reason="agency_unknown")
+        return agency_json(found)
 
     @app.get("/admin/submissions")
     async def submissions(

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from services.qa.domain import Agency, Attestation, Remit, Scope
+from services.qa.domain import Agency, Attestation, QaRejected, Remit, Scope
 
 
 def _agency(row: asyncpg.Record) -> Agency:
@@ -51,8 +51,18 @@ class QaRepository:
     # agencies
 
     async def upsert_agency(self, agency: Agency) -> bool:
-        """Insert or update an agency; True when it is new."""
-        inserted = await self._conn.fetchval(
+        """Insert or update an agency; True when it is new. QaRejected(did_registered) when
+        another agency has the DID (unique: an endorsement's issuer names one agency)."""
+        try:
+            inserted = await self._upsert_agency(agency)
+        except asyncpg.UniqueViolationError as error:
+            raise QaRejected(
+                "did_registered", f"{agency.did} is the DID of another agency in the register"
+            ) from error
+        return bool(inserted)
+
+    async def _upsert_agency(self, agency: Agency) -> Any:
+        return await self._conn.fetchval(
             """
             INSERT INTO agencies (agency_id, did, name, country_code, deqar_id, standards, public_keys,
                                   remit, status)
@@ -74,7 +84,6 @@ class QaRepository:
             agency.remit.model_dump(mode="json"),
             agency.status,
         )
-        return bool(inserted)
 
     async def get_agency(self, agency_id: str) -> Agency | None:
         row = await self._conn.fetchrow("SELECT * FROM agencies WHERE agency_id = $1", agency_id)

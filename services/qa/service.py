@@ -16,7 +16,15 @@ from contracts.v1.qa import (
     AttestationSubmitted,
     AttestationWithdrawn,
 )
-from services.qa.domain import Agency, Attestation, Claim, QaRejected, check_remit, check_validity
+from services.qa.domain import (
+    Agency,
+    Attestation,
+    Claim,
+    QaRejected,
+    check_no_wider,
+    check_remit,
+    check_validity,
+)
 from services.qa.endorsement import read_claim, verify_signature
 from services.qa.repository import QaRepository
 
@@ -73,13 +81,19 @@ async def accept_submission(
     Raises QaRejected (reason: agency_unknown, agency_suspended, endorsement_invalid,
     agency_mismatch, signature_invalid, canonicalization_limit, proof_invalid, key_not_registered,
     action_mismatch, validity_inconsistent, out_of_remit, subject_unknown, attestation_unknown,
-    attestation_not_active, attestation_exists). Nothing is written when it raises.
+    attestation_not_active, scope_widened, attestation_exists). Nothing is written when it raises.
+    A withdrawal by the agency that made the attestation is never refused for the scope it states
+    or leaves out, the standard it names, the agency's remit or the agency's suspension.
     """
     moment = now or datetime.now(UTC)
     agency = await repo.get_agency(event.agency_id)
     if agency is None:
         raise QaRejected("agency_unknown", f"agency {event.agency_id} is not in the register")
-    if agency.status != "active":
+    # A withdrawal only takes assurance away. Neither the agency's standing in the register nor
+    # its remit may stop it: an agency must always be able to pull back what it granted. What a
+    # withdrawal must prove is that it is the agency's own (signature, registered key) and that it
+    # names the agency's own attestation (`_change`).
+    if agency.status != "active" and event.action != "withdraw":
         raise QaRejected("agency_suspended", f"agency {event.agency_id} is suspended")
     claim = read_claim(event.endorsement)
     if claim.issuer_did != agency.did:
@@ -92,7 +106,8 @@ async def accept_submission(
     ):
         raise QaRejected("action_mismatch", "the routing fields disagree with the signed endorsement")
     check_validity(claim, moment)
-    check_remit(agency, claim)
+    if claim.action != "withdraw":  # the scope of a withdrawal is the attestation's own
+        check_remit(agency, claim)
     if claim.action == "grant":
         await _check_subject(claim, repo)
         return await _grant(claim, event, agency, repo=repo, publish=publish, now=moment)
@@ -167,6 +182,7 @@ async def _change(
         )
     endorsement = dict(event.endorsement)
     if claim.action == "renew":
+        check_no_wider(current.scope, claim.scope)
         kind = "renewed"
         changed = replace(
             current, decision=claim.decision, scope=claim.scope, standard=claim.standard,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.runtime.errors import UNSTORABLE_TEXT
@@ -16,6 +17,8 @@ PROBLEM_JSON = "application/problem+json"
 
 
 ReadinessCheck = Callable[[], Awaitable[dict[str, bool]]]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Problem(Exception):
@@ -53,6 +56,49 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _invalid(errors: list[Any], *, where: tuple[str, ...] = ()) -> Problem:
+    """400 problem for pydantic errors: every error's location, type and message (at most 20)."""
+    listed = [
+        {"loc": [*where, *e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+        for e in errors[:20]
+    ]
+    detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in listed[:5])
+    return Problem(400, "Invalid request", detail, errors=listed)
+
+
+def resource_at(path_id: str, body: BaseModel, model: type[M], *, id_field: str) -> M:
+    """The resource a `PUT /…/{id}` body describes, its id taken from the path.
+
+    RFC 9110 s9.3.4: the target URI names the resource a PUT replaces, so the body need not repeat
+    the id. A body that does repeat it must agree: naming another resource at this URI is a
+    conflict with the target's state (409), never a silent move of the resource.
+    """
+    given = getattr(body, id_field, None)
+    if given is not None and given != path_id:
+        raise Problem(
+            409,
+            "Id differs from the path",
+            f"{id_field} {given!r} in the body is not the resource the path names ({path_id!r})",
+            reason="id_mismatch",
+        )
+    try:
+        return model.model_validate({**body.model_dump(), id_field: path_id})
+    except ValidationError as error:  # the path's id breaks the model (e.g. not a slug)
+        raise _invalid(list(error.errors()), where=("path",)) from None
+
+
+CREATED: dict[int | str, dict[str, Any]] = {201: {"description": "Created (`Location` names it)"}}
+"""OpenAPI `responses` of a PUT that may create: 200 is its declared status, 201 the other."""
+
+
+def put_outcome(response: Response, *, created: bool, location: str) -> None:
+    """RFC 9110 s9.3.4: 201 Created with `Location` when the PUT made the resource, 200 when it
+    replaced a current one."""
+    response.status_code = 201 if created else 200
+    if created:
+        response.headers["Location"] = location
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error a service's HTTP API returns is problem+json with a precise detail."""
 
@@ -62,14 +108,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status, exc.title, exc.detail, type_=exc.type, headers=exc.headers, **exc.extra
         )
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()[:20]
-        ]
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors[:5])
-        return problem_response(400, "Invalid request", detail, errors=errors)
+        return await on_problem(request, _invalid(list(exc.errors())))
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ import pytest
 from contracts.envelope import CE_ID, CE_SOURCE
 from contracts.topics import ACHIEVEMENTS_EARNED, dead_letter_topic
 from deploy.local.runner import Stack
+from deploy.tools.seed import DEFAULT_QA_FILE
 from services.runtime.process import ServiceHost
 from tests.fixtures.cli import credstream
 from tests.fixtures.issuance import ADMIN, IssuerScenario, indexes_ready
 from tests.fixtures.kafka import TopicWatcher
+from tests.fixtures.qa import qa_knows
 from tests.fixtures.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -273,3 +276,68 @@ async def test_demo_seeds_simulates_and_links(stack: Stack, platform: None) -> N
     verified = await credstream(stack, "--json", "verify", links["credential"])
     assert verified.exit_code == 0, verified.stdout
     assert verified.json()["qualityAssurance"]["state"] == "valid"
+
+
+async def test_the_qa_life_cycle_runs_from_the_command_line_with_a_backdated_withdrawal(
+    stack: Stack, platform: None
+) -> None:
+    """`qa grant`, `qa renew` and `qa withdraw --effective` as the reference agency (its key from
+    the seed file, its own Kafka principal): the credential issued after the withdrawal's effective
+    date is suspended by the issuer's `suspend` policy."""
+    reference = json.loads(DEFAULT_QA_FILE.read_text())["agencies"][0]  # remit: jurisdiction FI
+    scenario = IssuerScenario(qa_policy="require", withdrawal_policy="suspend")
+    async with httpx.AsyncClient(base_url=_url(stack, "qa"), headers=ADMIN, timeout=30) as client:
+        (await client.put(f"/admin/agencies/{reference['agency_id']}", json=reference)).raise_for_status()
+    async with httpx.AsyncClient(base_url=_url(stack, "issuance"), headers=ADMIN, timeout=30) as client:
+        finnish = {**scenario.issuer(), "country_code": "FI"}
+        (await client.put(f"/admin/issuers/{scenario.issuer_id}", json=finnish)).raise_for_status()
+        await indexes_ready(client, scenario.issuer_id)
+        put = await client.put(f"/admin/achievements/{scenario.achievement_id}", json=scenario.achievement())
+        put.raise_for_status()
+    await qa_knows(stack, scenario.achievement_id)
+    subject = f"issuer:{scenario.issuer_id}"
+
+    outside = await credstream(stack, "qa", "grant", subject)
+    assert outside.exit_code == 1 and "out_of_remit" in outside.stderr, outside.stderr
+    granted = await credstream(
+        stack, "--json", "qa", "grant", subject, "--jurisdiction", "FI",
+        "--report-url", "https://www.eqar.eu/qa-results/",
+    )  # fmt: skip
+    assert granted.exit_code == 0, granted.stdout + granted.stderr
+    assert granted.json()["outcome"] == "accepted"
+    attestation_id = granted.json()["attestation_id"]
+
+    issued = await credstream(
+        stack, "--json", "issue", "--issuer", scenario.issuer_id, "--achievement", scenario.achievement_id,
+        "--learner", "cli-qa-learner",
+    )  # fmt: skip
+    assert issued.exit_code == 0, issued.stdout + issued.stderr
+    credential_id = issued.json()["rows"][0]["credential_id"]
+
+    renewed = await credstream(stack, "qa", "renew", attestation_id, "--valid-until", "2031-06-30T00:00:00Z")
+    assert renewed.exit_code == 0 and f"renewed {attestation_id} (accepted)" in renewed.stdout, renewed.stderr
+    effective = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    withdrawn = await credstream(
+        stack, "qa", "withdraw", attestation_id, "--effective", effective.isoformat()
+    )
+    assert withdrawn.exit_code == 0, withdrawn.stderr
+    async with httpx.AsyncClient(base_url=_url(stack, "qa"), timeout=30) as client:
+        shown = (await client.get(f"/register/attestations/{attestation_id}")).json()
+    assert [h["action"] for h in shown["history"]] == ["granted", "renewed", "withdrawn"]
+    assert shown["valid_until"].startswith("2031-06-30")
+    assert datetime.fromisoformat(shown["withdrawn_at"]) == effective
+
+    async with httpx.AsyncClient(base_url=_url(stack, "revocation"), headers=ADMIN, timeout=30) as client:
+
+        async def suspended() -> bool:
+            response = await client.get(f"/credentials/status/{credential_id}")
+            return response.status_code == 200 and response.json()["status"]["suspension"]["set"] is True
+
+        await eventually(
+            suspended, timeout=30, what="the credential issued after the effective date suspended"
+        )
+
+    again = await credstream(stack, "--json", "qa", "withdraw", attestation_id)
+    assert again.exit_code == 1 and again.json()["detail"]["reason"] == "attestation_not_active"
+    unreadable = await credstream(stack, "qa", "withdraw", attestation_id, "--effective", "last tuesday")
+    assert unreadable.exit_code == 2 and "ISO 8601" in unreadable.stderr

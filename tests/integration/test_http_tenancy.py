@@ -140,6 +140,14 @@ class Tenant:
 A = Tenant(IssuerScenario(), secrets.token_urlsafe(32))
 B = Tenant(IssuerScenario(), secrets.token_urlsafe(32))
 AGENCY_TOKEN = secrets.token_urlsafe(32)
+AGENCY_X = {
+    "agency_id": "agency-x",
+    "did": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+    "name": "Agency X",
+    "country_code": "EE",
+    "standards": ["ESG 2015"],
+    "public_keys": ["z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"],
+}
 
 
 def _principals(stack: Stack) -> str:
@@ -206,6 +214,8 @@ async def world(
         return True
 
     await eventually(entries_known, timeout=30, what="status entries of both credentials")
+    async with httpx.AsyncClient(base_url=_url(stack, "qa"), headers=OPERATOR) as client:
+        (await client.put("/admin/agencies/agency-x", json=AGENCY_X)).raise_for_status()
     return {"a": A, "b": B}
 
 
@@ -310,6 +320,12 @@ def _cases(issuance_port: int) -> dict[tuple[str, str, str], Case]:
         ("issuance", "PUT", "/admin/issuers/{issuer_id}"): Case(
             lambda t: Call("PUT", f"/admin/issuers/{t.issuer_id}", t.scenario.issuer()), 403
         ),
+        ("issuance", "GET", "/admin/issuers/{issuer_id}"): Case(
+            lambda t: Call("GET", f"/admin/issuers/{t.issuer_id}"), 404
+        ),
+        ("issuance", "GET", "/admin/achievements/{achievement_id}"): Case(
+            lambda t: Call("GET", f"/admin/achievements/{t.scenario.achievement_id}"), 404
+        ),
         ("issuance", "GET", "/admin/issuers"): Case(
             lambda t: Call("GET", "/admin/issuers"), 200, leak=listed_issuer
         ),
@@ -370,19 +386,15 @@ def _cases(issuance_port: int) -> dict[tuple[str, str, str], Case]:
             lambda t: Call(
                 "PUT",
                 "/admin/agencies/agency-x",
-                {
-                    "agency_id": "agency-x",
-                    "did": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
-                    "name": "Agency X",
-                    "country_code": "EE",
-                    "standards": ["ESG 2015"],
-                    "public_keys": ["z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"],
-                },
+                AGENCY_X,
             ),
             403,
             right="operator",
             wrong="tenant",
             right_status=(200, 201),
+        ),
+        ("qa", "GET", "/admin/agencies/{agency_id}"): Case(
+            lambda t: Call("GET", "/admin/agencies/agency-x"), 403, right="operator", wrong="tenant"
         ),
         ("qa", "GET", "/admin/submissions"): Case(
             lambda t: Call("GET", "/admin/submissions"), 403, right="agency", wrong="tenant"

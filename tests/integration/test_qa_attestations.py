@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from contracts.topics import QA_ATTESTATIONS, QA_SUBMISSIONS, dead_letter_topic
 from deploy.local.runner import ROOT, Stack
-from deploy.tools.agency_attest import submit
+from deploy.tools.agency_attest import endorsement, submit
 from services.runtime.process import ServiceHost
 from tests.fixtures.kafka import QA_AGENCY_PRINCIPAL, Seen, password_of
 from tests.fixtures.qa import QA_ADMIN, AgencyScenario, define_subject, issuer_subject, qa_url
@@ -199,3 +199,87 @@ async def test_renewal_withdrawal_and_expiry_are_announced_in_order_and_kept_in_
     assert records[2].json()["endorsement"] == withdrawal, "the withdrawn fact carries its signed cause"
     assert current == []
     assert {a["status"] for a in everything} == {"withdrawn", "expired"}
+
+
+async def test_an_agency_can_always_withdraw_what_it_granted_and_no_one_else_can(
+    stack: Stack, qa: ServiceHost, producer: AIOKafkaProducer, watch: Any
+) -> None:
+    """A withdrawal is checked for whose it is, never for its scope or the agency's remit: an
+    agency limited by jurisdiction withdraws without restating it, with a scope outside its remit,
+    and after the operator narrowed its remit and suspended it. Another agency cannot."""
+    dead = await watch(dead_letter_topic("qa"))
+    facts = await watch(QA_ATTESTATIONS.name)
+    agency, other = AgencyScenario(jurisdictions=["FI"]), AgencyScenario(jurisdictions=["FI"])
+    await agency.register(qa_url(stack))
+    await other.register(qa_url(stack))
+    issuer_id = f"uni-{uuid.uuid4().hex[:8]}"
+    await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=f"mc-{issuer_id}")
+    subject = issuer_subject(issuer_id)
+    grants = [agency.endorse(subject) for _ in range(3)]
+    for granted in grants:
+        await agency.submit(producer, granted)
+    for granted in grants:
+        await facts.wait_for(about(granted["id"], "credstream.qa.attestation.granted"), timeout=30)
+
+    def withdrawal(of: dict[str, Any], by: AgencyScenario, **scope: Any) -> dict[str, Any]:
+        # Built with the reference agency's own signer: no scope unless one is given.
+        return endorsement(by.secret_key, subject, attestationAction="withdraw", attestation=of["id"],
+                           standard="ESG 2015", **scope)  # fmt: skip
+
+    # Another agency, however well formed its withdrawal, cannot pull this agency's assurance.
+    await other.submit(producer, withdrawal(grants[0], other, scopeJurisdiction=["FI"]))
+    [refused] = await dead.wait_for(lambda r: r.key == subject.encode(), timeout=30)
+    assert refused.headers["dlq.reason"] == b"attestation_unknown"
+
+    await agency.submit(producer, withdrawal(grants[0], agency))  # no scope at all
+    await agency.submit(producer, withdrawal(grants[1], agency, scopeJurisdiction=["SE"]))
+    async with httpx.AsyncClient(base_url=qa_url(stack), headers=QA_ADMIN, timeout=30) as client:
+        narrowed = {**agency.registration(), "remit": {"jurisdictions": ["EE"]}, "status": "suspended"}
+        (await client.put(f"/admin/agencies/{agency.agency_id}", json=narrowed)).raise_for_status()
+    await agency.submit(producer, withdrawal(grants[2], agency))
+
+    for granted in grants:
+        [withdrawn] = await facts.wait_for(
+            about(granted["id"], "credstream.qa.attestation.withdrawn"), timeout=30
+        )
+        assert withdrawn.json()["scope"] == {"jurisdictions": ["FI"]}, "the attestation keeps its scope"
+    # The suspended agency still cannot grant.
+    await agency.submit(producer, agency.endorse(subject, scopeJurisdiction=["EE"]))
+    rejected = await dead.wait_for(lambda r: r.key == subject.encode(), count=2, timeout=30, settle=1.0)
+    assert [r.headers["dlq.reason"] for r in rejected] == [b"attestation_unknown", b"agency_suspended"]
+    async with httpx.AsyncClient(base_url=qa_url(stack), timeout=30) as client:
+        current = (await client.get("/register/attestations", params={"issuer_id": issuer_id})).json()
+    assert current == []
+
+
+async def test_a_renewal_keeps_or_narrows_the_scope_and_may_not_widen_it(
+    stack: Stack, qa: ServiceHost, producer: AIOKafkaProducer, watch: Any
+) -> None:
+    dead = await watch(dead_letter_topic("qa"))
+    facts = await watch(QA_ATTESTATIONS.name)
+    agency = AgencyScenario(jurisdictions=["FI", "EE"])
+    await agency.register(qa_url(stack))
+    issuer_id = f"uni-{uuid.uuid4().hex[:8]}"
+    await define_subject(producer, stack, issuer_id=issuer_id, achievement_id=f"mc-{issuer_id}")
+    subject = issuer_subject(issuer_id)
+    granted = agency.endorse(subject, scopeJurisdiction=["FI"], scopeEqfLevel=[5, 6])
+    await agency.submit(producer, granted)
+
+    def renewal(**scope: Any) -> dict[str, Any]:
+        return agency.endorse(subject, attestationAction="renew", attestation=granted["id"], **scope)
+
+    # Inside the remit (EE is), but wider than the attestation it renews: refused.
+    await agency.submit(producer, renewal(scopeJurisdiction=["FI", "EE"], scopeEqfLevel=[5, 6]))
+    await agency.submit(producer, renewal(scopeJurisdiction=["FI"]))  # drops the EQF limit
+    await agency.submit(producer, renewal(scopeJurisdiction=["FI"], scopeEqfLevel=[6], scopeField=["0610"]))
+
+    rejected = await dead.wait_for(lambda r: r.key == subject.encode(), count=2, timeout=30, settle=1.0)
+    assert [r.headers["dlq.reason"] for r in rejected] == [b"scope_widened", b"scope_widened"]
+    assert b"EE" in rejected[0].headers["dlq.error_message"]
+    assert b"EQF level" in rejected[1].headers["dlq.error_message"]
+    records = await facts.wait_for(about(granted["id"]), count=2, timeout=30, settle=1.0)
+    assert [r.headers["ce_type"] for r in records] == [
+        b"credstream.qa.attestation.granted",
+        b"credstream.qa.attestation.renewed",
+    ]
+    assert records[1].json()["scope"] == {"eqf_levels": [6], "fields": ["0610"], "jurisdictions": ["FI"]}

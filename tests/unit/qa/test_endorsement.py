@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from deploy.tools.agency_attest import endorsement
-from services.qa.domain import Agency, QaRejected, Remit, check_remit, check_validity
+from services.qa.domain import Agency, QaRejected, Remit, Scope, check_no_wider, check_remit, check_validity
 from services.qa.endorsement import read_claim, verify_signature
 from services.runtime.vc import keys, multibase, proofs
 
@@ -143,3 +143,25 @@ def test_an_ended_or_inverted_validity_window_is_inconsistent() -> None:
 def test_a_did_key_agency_registers_the_key_its_did_names() -> None:
     with pytest.raises(ValueError, match="exactly one key"):
         agency(public_keys=[multibase.encode_public_key(keys.public_key_of(keys.generate_seed()))])
+
+
+@pytest.mark.parametrize(
+    ("renewed", "message"),
+    [
+        (Scope(jurisdictions=["EE", "LV"], eqf_levels=[6]), "jurisdiction LV is outside"),
+        (Scope(eqf_levels=[6]), "limited by jurisdiction"),
+        (Scope(jurisdictions=["EE"], eqf_levels=[6, 7]), "EQF level 7 is outside"),
+        (Scope(jurisdictions=["EE"]), "limited by EQF level"),
+    ],
+)
+def test_a_renewal_may_not_widen_the_scope_it_renews(renewed: Scope, message: str) -> None:
+    granted = Scope(jurisdictions=["EE"], eqf_levels=[5, 6])
+    refused = rejected(lambda: check_no_wider(granted, renewed))
+    assert refused.reason == "scope_widened" and message in str(refused)
+
+
+def test_a_renewal_keeps_narrows_or_limits_an_open_axis() -> None:
+    granted = Scope(jurisdictions=["EE", "LV"])
+    check_no_wider(granted, granted)
+    check_no_wider(granted, Scope(jurisdictions=["LV"]))
+    check_no_wider(granted, Scope(jurisdictions=["EE"], eqf_levels=[6], fields=["0610"]))
