@@ -30,17 +30,32 @@ import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import httpx
 
+from contracts.base import Event
+from contracts.topics import Topic
 from deploy.local.runner import Stack
 from services.revocation import service
 from services.revocation.repository import RevocationRepository
 from services.revocation.service import RevocationContext
 from services.runtime.vc.status import decode_list
+
+
+class _NoEvents:
+    """An `EventOutbox` that enqueues nothing (the reservations below announce no block)."""
+
+    async def enqueue(self, topic: Topic, events: Event | Sequence[Event]) -> list[str]:
+        return []
+
+    async def enqueue_bulk(
+        self, topic: Topic, event_type: type[Event], payloads: Sequence[Mapping[str, Any]]
+    ) -> None:
+        return None
 
 
 def _operator(stack: Stack) -> dict[str, str]:
@@ -71,8 +86,7 @@ async def _setup(stack: Stack, changes: int) -> tuple[str, list[str], dict[str, 
         list_length=131_072,
         list_ttl_s=60,
         event_source="urn:bench",
-        publish_reserved=noop,
-        publish_changed=noop,
+        outbox=_NoEvents(),  # the bench reserves its own indexes; no issuance is waiting for them
         publish_list=noop,  # the running service's publisher signs the new lists
     )
     conn = await asyncpg.connect(

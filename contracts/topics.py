@@ -7,7 +7,9 @@ partition sees them in sequence (Kafka orders records per partition only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from contracts.base import Event
 from contracts.v1.assessment import AchievementDefined, AchievementEarned, AssessmentResultSubmitted
@@ -29,6 +31,25 @@ from contracts.v1.revocation import (
 
 
 @dataclass(frozen=True)
+class Routing:
+    """How a record of the topic is keyed and identified, derived from its event alone.
+
+    Every producer applies the same rule (the services' outbox, the CLI, the tools), so a fact
+    derived twice (a redelivered cause, a re-run batch) is the same record: the same key (its
+    partition, so one entity's events stay in order) and the same CloudEvents id (what every
+    inbox deduplicates on). Each rule reads the event's fields by attribute, so it applies to the
+    event model or to a plain payload behind an attribute view (the bulk outbox path).
+    """
+
+    key: Callable[[Any], str]
+    """The record key: the entity whose events must stay in order."""
+    event_id: Callable[[Any], str] | None = None
+    """The CloudEvents id; None means a fresh UUID per record (nothing re-derives that event)."""
+    subject: Callable[[Any], str | None] | None = None
+    """The CloudEvents subject (`ce_subject`), when the topic names one."""
+
+
+@dataclass(frozen=True)
 class Topic:
     """One Kafka topic and its contract."""
 
@@ -41,6 +62,9 @@ class Topic:
     producers: tuple[str, ...] = ()
     consumers: tuple[str, ...] = ()
     config: dict[str, str] = field(default_factory=dict)
+    routing: Routing | None = None
+    """How credstream's own producers key and identify records; None on topics only outside
+    producers (LMSs, agencies) write, whose key rule is the prose in `key`."""
 
     def event_types(self) -> dict[str, type[Event]]:
         return {event.event_type: event for event in self.events}
@@ -90,6 +114,12 @@ ACHIEVEMENT_DEFINITIONS = Topic(
     compacted=True,
     producers=("issuance",),
     consumers=("assessment", "qa"),
+    routing=Routing(
+        key=lambda e: e.achievement_id,
+        # One id per revision: a definition published again is recognisably the same fact.
+        event_id=lambda e: f"{e.achievement_id}@{e.revision}",
+        subject=lambda e: e.achievement_id,
+    ),
 )
 ACHIEVEMENTS_EARNED = Topic(
     name="credstream.achievement.earned.v1",
@@ -99,6 +129,12 @@ ACHIEVEMENTS_EARNED = Topic(
     partitions=6,
     producers=("assessment",),
     consumers=("issuance",),
+    routing=Routing(
+        key=lambda e: e.earned_id,
+        # The earned id is the event id: a re-derived award is recognisably the same event.
+        event_id=lambda e: e.earned_id,
+        subject=lambda e: e.learner.id,
+    ),
 )
 CREDENTIALS_ISSUED = Topic(
     name="credstream.credential.issued.v1",
@@ -108,6 +144,12 @@ CREDENTIALS_ISSUED = Topic(
     partitions=6,
     producers=("issuance",),
     consumers=("revocation", "agencies"),
+    routing=Routing(
+        key=lambda e: e.credential_id,
+        # One event id per credential: a re-issued row is recognisably the same fact.
+        event_id=lambda e: e.credential_id,
+        subject=lambda e: e.credential_id,
+    ),
 )
 QA_SUBMISSIONS = Topic(
     name="credstream.qa.submissions.v1",
@@ -124,6 +166,12 @@ QA_ATTESTATIONS = Topic(
     description="Accepted attestations and their life cycle, as validated by the QA service.",
     producers=("qa",),
     consumers=("issuance",),
+    routing=Routing(
+        # Keyed by attestation: its granted/renewed/withdrawn/expired facts stay in order.
+        key=lambda e: e.attestation_id,
+        event_id=lambda e: f"{e.attestation_id}#{e.event_type.rsplit('.', 1)[-1]}:{e.endorsement_id}",
+        subject=lambda e: e.attestation_id,
+    ),
 )
 STATUS_REQUESTS = Topic(
     name="credstream.credential.status-requests.v1",
@@ -132,6 +180,11 @@ STATUS_REQUESTS = Topic(
     description="Requests to revoke, suspend or lift the suspension of a credential.",
     producers=("provider", "issuance", "operator"),
     consumers=("revocation",),
+    routing=Routing(
+        key=lambda e: e.credential_id,
+        event_id=lambda e: e.request_id,
+        subject=lambda e: e.credential_id,
+    ),
 )
 CREDENTIAL_STATUS = Topic(
     name="credstream.credential.status.v1",
@@ -140,6 +193,11 @@ CREDENTIAL_STATUS = Topic(
     description="Status changes applied and published in a Bitstring Status List.",
     producers=("revocation",),
     consumers=("agencies",),
+    routing=Routing(
+        key=lambda e: e.credential_id,
+        event_id=lambda e: e.change_id,
+        subject=lambda e: e.credential_id,
+    ),
 )
 STATUS_INDEX_REQUESTS = Topic(
     name="credstream.status.index-requests.v1",
@@ -148,6 +206,11 @@ STATUS_INDEX_REQUESTS = Topic(
     description="Issuance asks for blocks of status list indexes when its pool runs low.",
     producers=("issuance",),
     consumers=("revocation",),
+    routing=Routing(
+        key=lambda e: e.issuer_id,
+        event_id=lambda e: e.request_id,
+        subject=lambda e: e.issuer_id,
+    ),
 )
 STATUS_INDEX_BLOCKS = Topic(
     name="credstream.status.index-blocks.v1",
@@ -156,6 +219,11 @@ STATUS_INDEX_BLOCKS = Topic(
     description="Blocks of random, never reused status list indexes reserved for an issuer.",
     producers=("revocation",),
     consumers=("issuance",),
+    routing=Routing(
+        key=lambda e: e.issuer_id,
+        event_id=lambda e: e.block_id,
+        subject=lambda e: e.status_list_credential,
+    ),
 )
 
 EVENT_TOPICS: tuple[Topic, ...] = (

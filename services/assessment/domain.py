@@ -17,24 +17,20 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.runtime.errors import DomainError
+
 # Namespace for earned ids (uuid5): the same learner + achievement + award always maps to the
 # same id, so the fact has one identity wherever it is re-derived.
 EARNED_NAMESPACE = uuid.UUID("6f1d9a2e-3c4b-5d6e-8f70-112233445566")
 
 
-class AssessmentError(Exception):
+class AssessmentError(DomainError):
     """Root of the assessment service's domain errors."""
-
-    reason_code = "assessment_rejected"
 
 
 class IngestRejected(AssessmentError):
-    """A foreign (xAPI, Caliper, LTI) payload or its sender is refused; `reason_code` says why
-    (the dead-letter reason on Kafka, the problem `reason` over HTTP)."""
-
-    def __init__(self, reason_code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason_code = reason_code
+    """A foreign (xAPI, Caliper, LTI) payload or its sender is refused; `reason` says why (the
+    dead-letter reason on Kafka, the problem `reason` over HTTP)."""
 
 
 @dataclass(frozen=True, slots=True)

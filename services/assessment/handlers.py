@@ -1,10 +1,10 @@
-"""Kafka subscribers of the assessment service: thin, one per event (style guide, section 3).
+"""Kafka subscribers of the assessment service: thin, one per event (docs/style.md, "The handler rule").
 
 Validation, the transaction, the inbox and dead-lettering are the runtime pipeline's; a handler
-only calls its use case with a repository and an outbox publisher bound to the transaction's
-connection. Records of the LMS topics carry a foreign payload: the handler finds the LMS by the
-record's CloudEvents source and normalises the payload with that format's adapter; a refusal is
-an `IngestRejected`, which the pipeline dead-letters with its reason code.
+only calls its use case with a repository and the outbox bound to the transaction's connection.
+Records of the LMS topics carry a foreign payload: the handler finds the LMS by the record's
+CloudEvents source and normalises the payload with that format's adapter; a refusal is an
+`IngestRejected`, which the pipeline dead-letters with its reason code.
 """
 
 from __future__ import annotations
@@ -30,14 +30,16 @@ from services.assessment.adapters import caliper, lti, xapi
 from services.assessment.adapters.common import Normalised
 from services.assessment.domain import IngestRejected
 from services.assessment.lms import LmsDirectory, LmsProfile
-from services.assessment.publishing import earned_publisher
 from services.assessment.repository import AssessmentRepository
 from services.assessment.service import Submission
 from services.assessment.settings import Settings
 from services.runtime.messaging import Batched, ConsumerPipeline, Handler, InboundEvent, subscribe
+from services.runtime.outbox import Publisher
 
 
-def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
+def register(
+    broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings, publisher: Publisher
+) -> None:
     directory = settings.lms_directory()
 
     async def on_assessment_results_submitted(
@@ -48,7 +50,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         await service.record_results(
             [Submission(i.event, i.raw, "credstream") for i in batch],
             repo=AssessmentRepository(conn),
-            publish=earned_publisher(conn, source=settings.event_source, traces=traces),
+            outbox=publisher.bind(conn, trace_of=lambda e: traces.get((e.issuer_id, e.learner.id))),
         )
 
     async def on_achievement_defined(
@@ -57,7 +59,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         await service.define_achievement(
             inbound.event,
             repo=AssessmentRepository(conn),
-            publish=earned_publisher(conn, source=settings.event_source),
+            outbox=publisher.bind(conn),
         )
 
     subscribe(
@@ -65,9 +67,9 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
         pipeline,
         [
             (ASSESSMENT_RESULTS, Batched(on_assessment_results_submitted)),
-            (LMS_XAPI, _foreign(directory, settings, _xapi)),
-            (LMS_CALIPER, _foreign(directory, settings, _caliper)),
-            (LMS_LTI_SCORES, _foreign(directory, settings, _lti)),
+            (LMS_XAPI, _foreign(directory, publisher, _xapi)),
+            (LMS_CALIPER, _foreign(directory, publisher, _caliper)),
+            (LMS_LTI_SCORES, _foreign(directory, publisher, _lti)),
             (ACHIEVEMENT_DEFINITIONS, on_achievement_defined),
         ],
         settings=settings,
@@ -77,7 +79,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
 Adapt = Callable[[InboundEvent[Any], LmsProfile], list[Normalised]]
 
 
-def _foreign(directory: LmsDirectory, settings: Settings, adapt: Adapt) -> Handler:
+def _foreign(directory: LmsDirectory, publisher: Publisher, adapt: Adapt) -> Handler:
     async def on_lms_payload(inbound: InboundEvent[Any], conn: asyncpg.Connection) -> None:
         lms = directory.by_source(inbound.attributes.source)
         results = adapt(inbound, lms)
@@ -85,7 +87,7 @@ def _foreign(directory: LmsDirectory, settings: Settings, adapt: Adapt) -> Handl
             results,
             lms_id=lms.lms_id,
             repo=AssessmentRepository(conn),
-            publish=earned_publisher(conn, source=settings.event_source),
+            outbox=publisher.bind(conn),
         )
 
     return on_lms_payload

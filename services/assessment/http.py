@@ -14,9 +14,12 @@ from services.assessment.settings import Settings
 from services.runtime.auth import Principal, http_guards, not_found_for
 from services.runtime.db import acquire
 from services.runtime.http import ReadinessCheck, health_router, install_problem_handlers
+from services.runtime.outbox import Publisher
 
 
-def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -> FastAPI:
+def create_http(
+    settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck, publisher: Publisher
+) -> FastAPI:
     app = FastAPI(
         title="credstream assessment",
         version="1.0.0",
@@ -26,7 +29,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     install_problem_handlers(app)
     app.include_router(health_router(ready))
     app.middleware("http")(xapi_version_header)
-    app.include_router(ingest_router(settings.lms_directory(), pool, event_source=settings.event_source))
+    app.include_router(ingest_router(settings.lms_directory(), pool, publisher=publisher))
 
     admin = http_guards(settings).principal("operator", "issuer")
 

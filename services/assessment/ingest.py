@@ -23,10 +23,10 @@ from services.assessment.adapters import caliper, lti, xapi
 from services.assessment.adapters.common import Normalised
 from services.assessment.domain import IngestRejected
 from services.assessment.lms import LmsDirectory, LmsProfile
-from services.assessment.publishing import earned_publisher
 from services.assessment.repository import AssessmentRepository
 from services.runtime.db import transaction
 from services.runtime.http import Problem
+from services.runtime.outbox import Publisher
 
 XAPI_VERSION = "1.0.3"
 LTI_SCORE_MEDIA_TYPE = "application/vnd.ims.lis.v1.score+json"
@@ -34,7 +34,7 @@ MAX_BODY_BYTES = 1024 * 1024
 PROBLEM_BASE = "urn:credstream:problem:ingest:"
 
 
-def ingest_router(directory: LmsDirectory, pool: asyncpg.Pool, *, event_source: str) -> APIRouter:
+def ingest_router(directory: LmsDirectory, pool: asyncpg.Pool, *, publisher: Publisher) -> APIRouter:
     router = APIRouter(tags=["LMS ingest"])
 
     async def require_lms(authorization: Annotated[str | None, Header()] = None) -> LmsProfile:
@@ -64,7 +64,7 @@ def ingest_router(directory: LmsDirectory, pool: asyncpg.Pool, *, event_source: 
                 results,
                 lms_id=lms.lms_id,
                 repo=AssessmentRepository(conn),
-                publish=earned_publisher(conn, source=event_source),
+                outbox=publisher.bind(conn),
             )
 
     @router.post("/xapi/statements", summary="Store xAPI statements (one, or an array)")
@@ -156,7 +156,7 @@ def _adapt(what: str, adapt: Callable[[], Any]) -> Any:
     try:
         return adapt()
     except IngestRejected as exc:
-        raise _invalid(exc.reason_code, f"{what}: {exc}") from None
+        raise _invalid(exc.reason, f"{what}: {exc}") from None
 
 
 def _invalid(reason: str, detail: str) -> Problem:

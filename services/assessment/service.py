@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
+from contracts.topics import ACHIEVEMENTS_EARNED
 from contracts.v1.assessment import (
     AchievementDefined,
     AchievementEarned,
@@ -16,9 +18,29 @@ from contracts.v1.assessment import (
 )
 from services.assessment.adapters.common import Normalised
 from services.assessment.domain import Achievement, Criteria, Learner, Result, earned_id, evidence
-from services.assessment.repository import AssessmentRepository
+from services.runtime.outbox import EventOutbox
 
-PublishEarned = Callable[[Sequence[AchievementEarned]], Awaitable[None]]
+
+class AssessmentStore(Protocol):
+    """What the use cases read and write: achievements with their criteria, learners, results and
+    awards (services/assessment/repository.py; the unit tests' in-memory fake)."""
+
+    async def upsert_achievement(self, *, achievement: Achievement) -> bool: ...
+    async def achievements_requiring(
+        self, *, issuer_ids: Collection[str], activity_ids: Collection[str]
+    ) -> list[Achievement]: ...
+    async def upsert_learners(self, learners: Sequence[tuple[str, Learner]]) -> None: ...
+    async def insert_results(
+        self, results: Sequence[tuple[str, str, Result, int | None, str, Any, str | None]]
+    ) -> set[tuple[str, str]]: ...
+    async def results_of(
+        self, *, learners: Collection[tuple[str, str]], activity_ids: Collection[str]
+    ) -> dict[tuple[str, str], list[Result]]: ...
+    async def learners_with_results(
+        self, *, issuer_id: str, activity_ids: tuple[str, ...]
+    ) -> list[Learner]: ...
+    async def earned_among(self, candidates: Sequence[tuple[str, str, str]]) -> set[tuple[str, str, str]]: ...
+    async def insert_earned(self, events: Sequence[AchievementEarned]) -> set[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +55,7 @@ class Submission:
 
 
 async def record_results(
-    submissions: Sequence[Submission], *, repo: AssessmentRepository, publish: PublishEarned
+    submissions: Sequence[Submission], *, repo: AssessmentStore, outbox: EventOutbox
 ) -> list[str]:
     """Store results and award every achievement they complete, set by set (a batch of results
     costs a few statements, not a few per result).
@@ -82,22 +104,22 @@ async def record_results(
         if achievement.issuer_id == s.result.issuer_id
         and s.result.activity_id in achievement.criteria.required_activity_ids
     }
-    return await _award_where_met(candidates, learners, repo=repo, publish=publish)
+    return await _award_where_met(candidates, learners, repo=repo, outbox=outbox)
 
 
 async def record_normalised(
     results: list[Normalised],
     *,
     lms_id: str,
-    repo: AssessmentRepository,
-    publish: PublishEarned,
+    repo: AssessmentStore,
+    outbox: EventOutbox,
 ) -> list[str]:
     """Record results an adapter normalised from one LMS payload, in the caller's transaction
     (so a payload is applied entirely or not at all). The result ids (`xapi:<statement id>`,
     `caliper:<event id>`, `lti:<derived>`) make a re-sent payload a no-op, whether it came over
     Kafka or HTTP. Returns the earned ids published."""
     return await record_results(
-        [Submission(n.result, n.raw, n.source_format, lms_id) for n in results], repo=repo, publish=publish
+        [Submission(n.result, n.raw, n.source_format, lms_id) for n in results], repo=repo, outbox=outbox
     )
 
 
@@ -122,7 +144,7 @@ def result_of(submitted: AssessmentResultSubmitted) -> Result:
 
 
 async def define_achievement(
-    defined: AchievementDefined, *, repo: AssessmentRepository, publish: PublishEarned
+    defined: AchievementDefined, *, repo: AssessmentStore, outbox: EventOutbox
 ) -> list[str]:
     """Keep the newest definition, then award it to learners whose stored results already
     meet it (results may arrive before the definition). Returns the earned ids published."""
@@ -147,15 +169,15 @@ async def define_achievement(
         )
     }
     candidates = {(issuer, learner, achievement.achievement_id): achievement for issuer, learner in learners}
-    return await _award_where_met(candidates, learners, repo=repo, publish=publish)
+    return await _award_where_met(candidates, learners, repo=repo, outbox=outbox)
 
 
 async def _award_where_met(
     candidates: dict[tuple[str, str, str], Achievement],
     learners: dict[tuple[str, str], Learner],
     *,
-    repo: AssessmentRepository,
-    publish: PublishEarned,
+    repo: AssessmentStore,
+    outbox: EventOutbox,
 ) -> list[str]:
     """Award each (issuer, learner, achievement) candidate whose stored results meet the
     achievement's criteria and that the learner does not hold yet; publish achievement.earned."""
@@ -201,5 +223,5 @@ async def _award_where_met(
     # The unique key decides: an award another transaction recorded first is not published again.
     recorded = await repo.insert_earned(events)
     published = [event for event in events if event.earned_id in recorded]
-    await publish(published)
+    await outbox.enqueue(ACHIEVEMENTS_EARNED, published)
     return [event.earned_id for event in published]

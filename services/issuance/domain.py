@@ -16,6 +16,8 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, model_validator
 
+from services.runtime.errors import DomainError
+
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 ShortText = Annotated[str, Field(min_length=1, max_length=512)]
@@ -35,13 +37,8 @@ Supervision = Literal[
 ]  # fmt: skip
 
 
-class IssuanceError(Exception):
+class IssuanceError(DomainError):
     """A rule of issuance refused the request; `reason` is a stable, machine-readable code."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 class _Model(BaseModel):

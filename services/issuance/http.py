@@ -10,7 +10,6 @@ status list credentials signed. Every error is problem+json.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -20,11 +19,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.issuance import service
+from services.issuance.context import ContextFactory
 from services.issuance.domain import IssuanceError, IssuerProfile, MicroCredentialSpec, Slug, did_web
 from services.issuance.fetch_guard import FetchPolicy
 from services.issuance.profile import schema_bytes
 from services.issuance.repository import IssuanceRepository
-from services.issuance.service import IssuanceContext
 from services.issuance.settings import Settings
 from services.issuance.status import PURPOSES
 from services.issuance.status_repository import StatusPoolRepository
@@ -51,9 +50,6 @@ from services.runtime.http import (
 from services.runtime.vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
 from services.runtime.vc.keys import StaticKeyResolver
 from services.runtime.vc.status import ListCache
-
-ContextFactory = Callable[[asyncpg.Connection], IssuanceContext]
-"""Binds the outbox publishers to a transaction's connection (given by the composition root)."""
 
 _STATUS = {
     "issuer_unknown": 404,

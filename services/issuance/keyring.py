@@ -24,14 +24,19 @@ from collections.abc import Mapping
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from services.runtime.errors import DomainError
+
 _V1 = b"\x01"
 _V2 = b"\x02"
 _NONCE = 12
 _TAG = 16
 
 
-class KeyringError(Exception):
+class KeyringError(DomainError):
     """A KEK is malformed, or a sealed key does not open with the configured KEKs."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("key_unavailable", message)
 
 
 def _aead(kek_b64: str) -> AESGCM:

@@ -78,11 +78,6 @@ class IssuanceRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self._conn = conn
 
-    @property
-    def conn(self) -> asyncpg.Connection:
-        """The transaction's connection (other repositories of this service join it)."""
-        return self._conn
-
     # issuers and keys
 
     async def upsert_issuer(self, *, profile: IssuerProfile, did: str) -> bool:

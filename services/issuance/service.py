@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contracts.topics import ACHIEVEMENT_DEFINITIONS, CREDENTIALS_ISSUED, STATUS_REQUESTS
 from contracts.v1.assessment import AchievementCriteria, AchievementDefined
 from contracts.v1.issuance import CredentialIssued
 from contracts.v1.revocation import CredentialStatusChangeRequested
@@ -29,29 +30,27 @@ from services.issuance.status import (
     PURPOSES,
     WAITING_FOR_INDEXES,
     StatusPolicy,
+    StatusPool,
     entries_for,
     request_block_if_low,
 )
-from services.issuance.status_repository import StatusPoolRepository
+from services.runtime.outbox import EventOutbox
 from services.runtime.vc import keys, multibase
 from services.runtime.vc.keys import Ed25519Signer
 from services.runtime.vc.proofs import ProofError, create_proof
 
-PublishDefined = Callable[[AchievementDefined], Awaitable[None]]
-PublishIssued = Callable[[Sequence[CredentialIssued]], Awaitable[None]]
-PublishStatusRequest = Callable[[CredentialStatusChangeRequested], Awaitable[None]]
-
 
 @dataclass(frozen=True, slots=True)
 class IssuanceContext:
-    """What issuing needs besides the database: where we are, the KEK, and the outbox."""
+    """What a use case needs besides its repository, bound to one transaction by the composition
+    root (services/issuance/app.py): where we are, the KEK, the status index pool and its policy,
+    and the outbox its events go to."""
 
     public_base_url: str
     keyring: Keyring
-    publish_issued: PublishIssued
-    publish_defined: PublishDefined
+    outbox: EventOutbox
+    status_pool: StatusPool
     status: StatusPolicy
-    publish_status_request: PublishStatusRequest
     actor: str = "urn:credstream:service:issuance"
 
     def issuer_did(self, issuer_id: str) -> str:
@@ -76,8 +75,9 @@ async def register_issuer(profile: IssuerProfile, *, repo: IssuanceRepository, c
                 issuer_id=profile.issuer_id,
                 issuer_did=ctx.issuer_did(profile.issuer_id),
                 purpose=purpose,
-                pool=StatusPoolRepository(repo.conn),
+                pool=ctx.status_pool,
                 policy=ctx.status,
+                outbox=ctx.outbox,
             )
     return created
 
@@ -167,7 +167,8 @@ async def define_achievement(
         raise IssuanceError("achievement_owned_elsewhere", "the achievement id belongs to another issuer")
     revision, changed = await repo.upsert_achievement(spec)
     if changed:
-        await ctx.publish_defined(
+        await ctx.outbox.enqueue(
+            ACHIEVEMENT_DEFINITIONS,
             AchievementDefined(
                 achievement_id=spec.achievement_id,
                 issuer_id=spec.issuer_id,
@@ -175,7 +176,7 @@ async def define_achievement(
                 name=spec.name,
                 criteria=AchievementCriteria.model_validate(spec.criteria.model_dump()),
                 status=spec.status,
-            )
+            ),
         )
     issued = []
     if spec.status == "active":
@@ -244,8 +245,9 @@ async def _issue_group(
         list(ids.values()),
         issuer_id=issuer_id,
         issuer_did=issuer.did,
-        pool=StatusPoolRepository(repo.conn),
+        pool=ctx.status_pool,
         policy=ctx.status,
+        outbox=ctx.outbox,
     )
     waiting = [award for award in awards if entries[ids[award.earned_id]] is None]
     if waiting:
@@ -289,7 +291,8 @@ async def _issue_group(
         records, learner_emails={award.earned_id: award.learner.email for award in ready}
     )
     fresh = [record for record in records if record.credential_id in inserted]
-    await ctx.publish_issued(
+    await ctx.outbox.enqueue(
+        CREDENTIALS_ISSUED,
         [
             CredentialIssued(
                 credential_id=record.credential_id,
@@ -300,7 +303,7 @@ async def _issue_group(
                 credential=record.document,
             )
             for record in fresh
-        ]
+        ],
     )
     return [record.credential_id for record in fresh]
 
@@ -337,7 +340,8 @@ async def apply_attestation(
     effective = attestation.withdrawn_at or now or datetime.now(UTC)
     suspended = []
     for credential in await repo.credentials_relying_on(attestation.attestation_id, issued_since=effective):
-        await ctx.publish_status_request(
+        await ctx.outbox.enqueue(
+            STATUS_REQUESTS,
             CredentialStatusChangeRequested(
                 # Derived ids: a redelivered withdrawal asks for the same change, not a second one.
                 request_id=str(
@@ -351,7 +355,7 @@ async def apply_attestation(
                 reason=f"QA attestation {attestation.attestation_id} was withdrawn with effect from "
                 f"{effective.isoformat()}; the credential was issued on {credential.issued_at.isoformat()}.",
                 actor=ctx.actor,
-            )
+            ),
         )
         suspended.append(credential.credential_id)
     return suspended

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from contracts.topics import STATUS_INDEX_REQUESTS
 from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
-from services.issuance.status_repository import StatusPoolRepository
+from services.runtime.outbox import EventOutbox
 
 Purpose = Literal["revocation", "suspension"]
 PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
@@ -52,12 +53,33 @@ class FreeIndexGauge:
             self._spare[(issuer_id, purpose)] = (spare - count, at)
 
 
+class StatusPool(Protocol):
+    """The pool of status list indexes reserved for each issuer and purpose
+    (services/issuance/status_repository.py; the unit tests' in-memory fake)."""
+
+    async def assigned_many(self, credential_ids: Sequence[str]) -> dict[str, dict[str, tuple[str, int]]]: ...
+    async def take_many(
+        self, *, issuer_id: str, purpose: str, credential_ids: Sequence[str]
+    ) -> dict[str, tuple[str, int]]: ...
+    async def free_count(self, *, issuer_id: str, purpose: str, at_most: int | None = None) -> int: ...
+    async def open_request(self, *, request_id: str, issuer_id: str, purpose: str, size: int) -> bool: ...
+    async def add_block(
+        self,
+        *,
+        block_id: str,
+        request_id: str,
+        issuer_id: str,
+        purpose: str,
+        list_url: str,
+        indexes: Sequence[int],
+    ) -> int: ...
+
+
 @dataclass(frozen=True)
 class StatusPolicy:
     enabled: bool
     block_size: int
     low_water: int
-    publish_request: Callable[[StatusIndexBlockRequested], Awaitable[None]]
     gauge: FreeIndexGauge
 
 
@@ -73,7 +95,13 @@ def entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
 
 
 async def request_block_if_low(
-    *, issuer_id: str, issuer_did: str, purpose: Purpose, pool: StatusPoolRepository, policy: StatusPolicy
+    *,
+    issuer_id: str,
+    issuer_did: str,
+    purpose: Purpose,
+    pool: StatusPool,
+    policy: StatusPolicy,
+    outbox: EventOutbox,
 ) -> bool:
     """Ask for another block when the free indexes fall below the low-water mark (one open
     request per issuer and purpose). True when a request was sent."""
@@ -91,14 +119,15 @@ async def request_block_if_low(
         request_id=request_id, issuer_id=issuer_id, purpose=purpose, size=policy.block_size
     ):
         return False
-    await policy.publish_request(
+    await outbox.enqueue(
+        STATUS_INDEX_REQUESTS,
         StatusIndexBlockRequested(
             request_id=request_id,
             issuer_id=issuer_id,
             issuer_did=issuer_did,
             purpose=purpose,
             size=policy.block_size,
-        )
+        ),
     )
     return True
 
@@ -108,8 +137,9 @@ async def entries_for(
     *,
     issuer_id: str,
     issuer_did: str,
-    pool: StatusPoolRepository,
+    pool: StatusPool,
     policy: StatusPolicy,
+    outbox: EventOutbox,
 ) -> dict[str, list[dict[str, Any]] | None]:
     """One entry per purpose for each credential (the same ones again for a credential that
     already has them), or None for a credential when a pool ran empty (the caller parks that
@@ -126,8 +156,9 @@ async def entries_for(
             for credential_id, position in taken.items():
                 held.setdefault(credential_id, {})[purpose] = position
         await request_block_if_low(
-            issuer_id=issuer_id, issuer_did=issuer_did, purpose=purpose, pool=pool, policy=policy
-        )
+            issuer_id=issuer_id, issuer_did=issuer_did, purpose=purpose, pool=pool, policy=policy,
+            outbox=outbox,
+        )  # fmt: skip
     return {
         c: [entry(held[c][p][0], held[c][p][1], p) for p in PURPOSES]
         if all(p in held.get(c, {}) for p in PURPOSES)
@@ -136,7 +167,7 @@ async def entries_for(
     }
 
 
-async def receive_block(block: StatusIndexBlockReserved, *, pool: StatusPoolRepository) -> int:
+async def receive_block(block: StatusIndexBlockReserved, *, pool: StatusPool) -> int:
     return await pool.add_block(
         block_id=block.block_id,
         request_id=block.request_id,

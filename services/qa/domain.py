@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.runtime.errors import PermanentError
+from services.runtime.errors import DomainError
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=512)]
@@ -21,7 +21,7 @@ ISSUER_SUBJECT = "urn:credstream:issuer:"
 ACHIEVEMENT_SUBJECT = "urn:credstream:achievement:"
 
 
-class QaRejected(PermanentError):
+class QaRejected(DomainError):
     """A submission breaks a rule; `reason` is the dead-letter reason code (docs/qa.md)."""
 
 

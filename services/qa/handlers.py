@@ -9,39 +9,24 @@ import logging
 import asyncpg
 from faststream.kafka import KafkaBroker
 
-from contracts.topics import ACHIEVEMENT_DEFINITIONS, QA_ATTESTATIONS, QA_SUBMISSIONS
+from contracts.topics import ACHIEVEMENT_DEFINITIONS, QA_SUBMISSIONS
 from contracts.v1.assessment import AchievementDefined
 from contracts.v1.qa import AttestationSubmitted
 from services.qa import service
 from services.qa.domain import QaRejected
 from services.qa.repository import QaRepository
-from services.qa.service import Fact, PublishFact
 from services.qa.settings import Settings
-from services.runtime import outbox
 from services.runtime.db import transaction
 from services.runtime.faults import crash_point
 from services.runtime.messaging import ConsumerPipeline, InboundEvent, subscribe
+from services.runtime.outbox import Publisher
 
 log = logging.getLogger(__name__)
 
 
-def publisher(conn: asyncpg.Connection, settings: Settings) -> PublishFact:
-    async def publish(event: Fact) -> None:
-        await outbox.enqueue(
-            conn,
-            topic=QA_ATTESTATIONS,
-            # Keyed by attestation: its granted/renewed/withdrawn/expired facts stay in order.
-            key=event.attestation_id,
-            event=event,
-            source=settings.event_source,
-            event_id=f"{event.attestation_id}#{event.event_type.rsplit('.', 1)[-1]}:{event.endorsement_id}",
-            subject=event.attestation_id,
-        )
-
-    return publish
-
-
-def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings) -> None:
+def register(
+    broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings, publisher: Publisher
+) -> None:
     async def on_attestation_submitted(
         inbound: InboundEvent[AttestationSubmitted], conn: asyncpg.Connection
     ) -> None:
@@ -63,7 +48,7 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
             )
 
         try:
-            await service.accept_submission(event, repo=QaRepository(conn), publish=publisher(conn, settings))
+            await service.accept_submission(event, repo=QaRepository(conn), outbox=publisher.bind(conn))
         except QaRejected as rejected:
             # This transaction rolls back; the audit row of the refusal commits on its own.
             async with transaction(pipeline.pool) as audit_conn:
@@ -94,12 +79,12 @@ def register(broker: KafkaBroker, pipeline: ConsumerPipeline, settings: Settings
     )
 
 
-async def sweep_expired(pool: asyncpg.Pool, settings: Settings) -> None:
+async def sweep_expired(pool: asyncpg.Pool, settings: Settings, publisher: Publisher) -> None:
     """Every `expiry_check_interval_s`: expire what ended, in one transaction with its events."""
     while True:
         try:
             async with transaction(pool) as conn:
-                expired = await service.expire_due(repo=QaRepository(conn), publish=publisher(conn, settings))
+                expired = await service.expire_due(repo=QaRepository(conn), outbox=publisher.bind(conn))
             if expired:
                 log.info("%d attestations expired", expired)
         except asyncio.CancelledError:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from contracts.topics import QA_ATTESTATIONS
 from contracts.v1.qa import (
     AttestationExpired,
     AttestationGranted,
@@ -26,10 +26,34 @@ from services.qa.domain import (
     check_validity,
 )
 from services.qa.endorsement import read_claim, verify_signature
-from services.qa.repository import QaRepository
+from services.runtime.outbox import EventOutbox
 
 Fact = AttestationGranted | AttestationRenewed | AttestationWithdrawn | AttestationExpired
-PublishFact = Callable[[Fact], Awaitable[None]]
+
+
+class QaStore(Protocol):
+    """What the use cases read and write: the register's agencies, attestations with their
+    history, and the achievements attestations may name (services/qa/repository.py; the unit
+    tests' in-memory fake)."""
+
+    async def upsert_agency(self, agency: Agency) -> bool: ...
+    async def get_agency(self, agency_id: str) -> Agency | None: ...
+    async def get_attestation(
+        self, attestation_id: str, *, for_update: bool = False
+    ) -> Attestation | None: ...
+    async def insert_attestation(self, a: Attestation) -> bool: ...
+    async def update_attestation(self, a: Attestation) -> None: ...
+    async def due_for_expiry(self, *, now: datetime, limit: int = 200) -> list[Attestation]: ...
+    async def add_history(
+        self, *, attestation_id: str, action: str, endorsement: dict[str, Any] | None, occurred_at: datetime
+    ) -> None: ...
+    async def upsert_achievement(
+        self, *, achievement_id: str, issuer_id: str, revision: int, name: str, status: str
+    ) -> None: ...
+    async def known_achievements(
+        self, *, achievement_id: str | None = None, issuer_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
 
 _FACTS: dict[str, type[Fact]] = {
     "granted": AttestationGranted,
@@ -68,13 +92,13 @@ def fact(
     )
 
 
-async def register_agency(agency: Agency, *, repo: QaRepository) -> bool:
+async def register_agency(agency: Agency, *, repo: QaStore) -> bool:
     """Create or update an agency in the register (operators only). True when new."""
     return await repo.upsert_agency(agency)
 
 
 async def accept_submission(
-    event: AttestationSubmitted, *, repo: QaRepository, publish: PublishFact, now: datetime | None = None
+    event: AttestationSubmitted, *, repo: QaStore, outbox: EventOutbox, now: datetime | None = None
 ) -> str:
     """Check an agency's signed submission and apply it; returns the attestation id.
 
@@ -110,11 +134,11 @@ async def accept_submission(
         check_remit(agency, claim)
     if claim.action == "grant":
         await _check_subject(claim, repo)
-        return await _grant(claim, event, agency, repo=repo, publish=publish, now=moment)
-    return await _change(claim, event, agency, repo=repo, publish=publish)
+        return await _grant(claim, event, agency, repo=repo, outbox=outbox, now=moment)
+    return await _change(claim, event, agency, repo=repo, outbox=outbox)
 
 
-async def _check_subject(claim: Claim, repo: QaRepository) -> None:
+async def _check_subject(claim: Claim, repo: QaStore) -> None:
     """A new attestation must name an achievement the issuance service has defined, or an issuer
     that has defined at least one (renewals and withdrawals concern subjects checked at grant)."""
     key = "achievement_id" if claim.subject_kind == "achievement" else "issuer_id"
@@ -125,7 +149,7 @@ async def _check_subject(claim: Claim, repo: QaRepository) -> None:
 
 
 async def note_achievement(
-    *, achievement_id: str, issuer_id: str, revision: int, name: str, status: str, repo: QaRepository
+    *, achievement_id: str, issuer_id: str, revision: int, name: str, status: str, repo: QaStore
 ) -> None:
     """Remember an achievement definition: the subjects attestations may name."""
     await repo.upsert_achievement(
@@ -134,7 +158,7 @@ async def note_achievement(
 
 
 async def _grant(
-    claim: Claim, event: AttestationSubmitted, agency: Agency, *, repo: QaRepository, publish: PublishFact,
+    claim: Claim, event: AttestationSubmitted, agency: Agency, *, repo: QaStore, outbox: EventOutbox,
     now: datetime,
 ) -> str:  # fmt: skip
     attestation = Attestation(
@@ -161,12 +185,12 @@ async def _grant(
         attestation_id=attestation.attestation_id, action="granted", endorsement=attestation.endorsement,
         occurred_at=now,
     )  # fmt: skip
-    await publish(fact("granted", attestation, agency, occurred_at=now))
+    await outbox.enqueue(QA_ATTESTATIONS, fact("granted", attestation, agency, occurred_at=now))
     return attestation.attestation_id
 
 
 async def _change(
-    claim: Claim, event: AttestationSubmitted, agency: Agency, *, repo: QaRepository, publish: PublishFact
+    claim: Claim, event: AttestationSubmitted, agency: Agency, *, repo: QaStore, outbox: EventOutbox
 ) -> str:
     assert claim.attestation_ref is not None  # read_claim requires it for renew and withdraw
     current = await repo.get_attestation(claim.attestation_ref, for_update=True)
@@ -199,11 +223,13 @@ async def _change(
     await repo.add_history(
         attestation_id=current.attestation_id, action=kind, endorsement=endorsement, occurred_at=occurred_at
     )
-    await publish(fact(kind, changed, agency, occurred_at=occurred_at, endorsement=endorsement))
+    await outbox.enqueue(
+        QA_ATTESTATIONS, fact(kind, changed, agency, occurred_at=occurred_at, endorsement=endorsement)
+    )
     return current.attestation_id
 
 
-async def expire_due(*, repo: QaRepository, publish: PublishFact, now: datetime | None = None) -> int:
+async def expire_due(*, repo: QaStore, outbox: EventOutbox, now: datetime | None = None) -> int:
     """Mark every active attestation past its `validUntil` expired and announce it. Returns how
     many expired."""
     moment = now or datetime.now(UTC)
@@ -219,7 +245,8 @@ async def expire_due(*, repo: QaRepository, publish: PublishFact, now: datetime 
             attestation_id=attestation.attestation_id, action="expired", endorsement=None,
             occurred_at=attestation.valid_until,
         )  # fmt: skip
-        await publish(
-            fact("expired", expired, agencies[attestation.agency_id], occurred_at=attestation.valid_until)
+        await outbox.enqueue(
+            QA_ATTESTATIONS,
+            fact("expired", expired, agencies[attestation.agency_id], occurred_at=attestation.valid_until),
         )
     return len(due)

@@ -5,18 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from services.runtime.errors import DomainError
+
 Purpose = Literal["revocation", "suspension"]
 PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
 Channel = Literal["event", "http"]
 
 
-class RevocationError(Exception):
+class RevocationError(DomainError):
     """A request that can never succeed as sent (dead-lettered, or a 4xx over HTTP)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)

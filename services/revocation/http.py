@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any, Literal, NotRequired
 
 import asyncpg
@@ -23,9 +22,9 @@ from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from services.revocation import service
+from services.revocation.context import ContextFactory
 from services.revocation.domain import ChangeOutcome, ChangeRequest, Purpose
 from services.revocation.repository import Published, RevocationRepository
-from services.revocation.service import RevocationContext
 from services.revocation.settings import Settings
 from services.runtime.auth import Principal, forbid_unless, http_guards, not_found_for
 from services.runtime.db import acquire, transaction
@@ -39,7 +38,6 @@ from services.runtime.vc.status import Bitstring
 
 SERVED_CACHE_S = 1.0
 
-ContextFactory = Callable[[asyncpg.Connection], RevocationContext]
 
 VC_MEDIA_TYPE = "application/vc"
 """VC Data Model 2.0 section 6.3; the list is secured by an embedded Data Integrity proof."""

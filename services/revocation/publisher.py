@@ -24,8 +24,8 @@ import asyncpg
 import httpx
 
 from services.revocation.domain import RevocationError
-from services.revocation.repository import RevocationRepository, StatusList
-from services.revocation.service import DIRTY_CHANNEL, list_credential
+from services.revocation.repository import DIRTY_CHANNEL, RevocationRepository, StatusList
+from services.revocation.service import list_credential
 from services.revocation.settings import Settings
 from services.runtime.db import acquire
 from services.runtime.errors import RetryableError

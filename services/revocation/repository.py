@@ -12,6 +12,9 @@ import asyncpg
 
 from services.revocation.domain import ChangeRequest
 
+DIRTY_CHANNEL = "credstream_status_dirty"
+"""Notified when a transaction changed a list's bits; the list publisher listens."""
+
 
 @dataclass(slots=True)
 class StatusList:
@@ -67,6 +70,11 @@ def _list(row: asyncpg.Record) -> StatusList:
 class RevocationRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+
+    async def notify_lists_dirty(self) -> None:
+        """Wake the list publisher (services/revocation/publisher.py) at commit: NOTIFY is
+        delivered when the transaction commits, never for one that rolls back."""
+        await self.conn.execute(f"NOTIFY {DIRTY_CHANNEL}")
 
     # lists and reservations
 

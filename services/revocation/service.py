@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from contracts.v1.revocation import StatusIndexBlockReserved
+from contracts.topics import CREDENTIAL_STATUS, STATUS_INDEX_BLOCKS
+from contracts.v1.revocation import CredentialStatusChanged, StatusIndexBlockReserved
 from services.revocation.domain import (
     ChangeOutcome,
     ChangeRequest,
@@ -28,6 +29,7 @@ from services.revocation.domain import (
     list_url,
 )
 from services.revocation.repository import Entry, RevocationRepository, StatusList
+from services.runtime.outbox import EventOutbox
 from services.runtime.vc.status import (
     ENTRY_TYPE,
     LIST_SUBJECT_TYPE,
@@ -43,13 +45,15 @@ _rng = random.SystemRandom()
 
 @dataclass(frozen=True)
 class RevocationContext:
+    """What a use case needs besides its repository, bound to one transaction by the composition
+    root (services/revocation/app.py): where we are, the lists' shape, the outbox its events go
+    to, and the list publisher."""
+
     public_base_url: str
     list_length: int
     list_ttl_s: int
     event_source: str
-    publish_reserved: Callable[[StatusIndexBlockReserved], Awaitable[None]]
-    publish_changed: Callable[[Sequence[dict[str, Any]]], Awaitable[None]]
-    """Writes `credential.status-changed` events (payloads of CredentialStatusChanged)."""
+    outbox: EventOutbox
     publish_list: Callable[[StatusList], Awaitable[None]]
     """Signs and stores a list now (a new list is published before any of its indexes leave)."""
 
@@ -140,7 +144,7 @@ async def reserve_block(
         indexes=indexes,
         reserved_at=moment,
     )
-    await ctx.publish_reserved(block)
+    await ctx.outbox.enqueue(STATUS_INDEX_BLOCKS, block)
     return block
 
 
@@ -350,13 +354,10 @@ async def apply_changes(
     if audit:
         await repo.append_audit(audit)
     if events:
-        await ctx.publish_changed(events)
+        await ctx.outbox.enqueue_bulk(CREDENTIAL_STATUS, CredentialStatusChanged, events)
     if changed:
-        await repo.conn.execute(f"NOTIFY {DIRTY_CHANNEL}")
+        await repo.notify_lists_dirty()
     return outcomes
-
-
-DIRTY_CHANNEL = "credstream_status_dirty"
 
 
 # publication

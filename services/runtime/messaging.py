@@ -58,7 +58,7 @@ from services.runtime import inbox
 from services.runtime.config import ServiceSettings
 from services.runtime.db import transaction
 from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.errors import UNSTORABLE_TEXT, PermanentError, is_transient
+from services.runtime.errors import UNSTORABLE_TEXT, DomainError, is_transient
 from services.runtime.kafka import KafkaAccess
 from services.runtime.telemetry import metrics, tracer
 
@@ -125,13 +125,11 @@ class ConsumerPipeline:
         pool: asyncpg.Pool,
         dead_letters: DeadLetterPublisher,
         settings: ServiceSettings,
-        permanent_errors: tuple[type[Exception], ...] = (),
     ) -> None:
         self.group = group
         self._pool = pool
         self._dead_letters = dead_letters
         self._settings = settings
-        self._permanent = permanent_errors
         self.processed = 0
 
     @property
@@ -141,26 +139,26 @@ class ConsumerPipeline:
         return self._pool
 
     def decode(self, topic: Topic, record: ConsumerRecord[bytes, bytes]) -> InboundEvent[Event]:
-        """Envelope and payload checks; every failure is a PermanentError with a reason code."""
+        """Envelope and payload checks; every failure is a DomainError with a reason code."""
         try:
             attributes = parse_attributes(headers_to_dict(record.headers or ()))
         except EnvelopeError as exc:
-            raise PermanentError("envelope_invalid", str(exc)) from exc
+            raise DomainError("envelope_invalid", str(exc)) from exc
         media_type = attributes.datacontenttype.split(";")[0].strip().lower()
         if media_type != JSON_CONTENT_TYPE:
-            raise PermanentError(
+            raise DomainError(
                 "content_type_unsupported",
                 f"content-type {attributes.datacontenttype[:100]!r} is not {JSON_CONTENT_TYPE}",
             )
         try:
             model = model_for(topic, attributes.type)
         except UnknownEventType as exc:
-            raise PermanentError("unknown_event_type", str(exc)) from exc
+            raise DomainError("unknown_event_type", str(exc)) from exc
         value = record.value
         if not value:
-            raise PermanentError("malformed_json", "the record has no value")
+            raise DomainError("malformed_json", "the record has no value")
         if len(value) > MAX_PAYLOAD_BYTES:
-            raise PermanentError("payload_too_large", f"{len(value)} bytes > {MAX_PAYLOAD_BYTES}")
+            raise DomainError("payload_too_large", f"{len(value)} bytes > {MAX_PAYLOAD_BYTES}")
         try:
             event = model.model_validate_json(value)
         except ValidationError as exc:
@@ -186,12 +184,12 @@ class ConsumerPipeline:
         applied once, skipped as a duplicate, or dead-lettered. Raises RecordNotProcessed only
         after a long transient outage."""
         started = time.perf_counter()
-        decoded: list[tuple[ConsumerRecord[bytes, bytes], InboundEvent[Event] | PermanentError, Handler]] = []
+        decoded: list[tuple[ConsumerRecord[bytes, bytes], InboundEvent[Event] | DomainError, Handler]] = []
         for record in records:
             topic, handler = route(record.topic)
             try:
                 decoded.append((record, self.decode(topic, record), handler))
-            except PermanentError as exc:
+            except DomainError as exc:
                 decoded.append((record, exc, handler))
         work = [(d, r, h) for r, d, h in decoded if isinstance(d, InboundEvent)]
         applied = False
@@ -207,7 +205,7 @@ class ConsumerPipeline:
         # In the records' order: dead letters keep their partition's order, and one by one (a
         # single record, or after a rollback) each record runs in its own transaction.
         for record, outcome, handler in decoded:
-            if isinstance(outcome, PermanentError):
+            if isinstance(outcome, DomainError):
                 with self._span(record) as span:
                     span.set_attribute("credstream.dead_letter.reason", outcome.reason)
                 await self._dead_letters.publish(
@@ -348,15 +346,12 @@ class ConsumerPipeline:
                 return
             except asyncio.CancelledError:
                 raise
-            except PermanentError as exc:
-                await self._reject(record, span, exc.reason, exc)
-                return
             except UNSTORABLE_TEXT as exc:
                 await self._reject(record, span, "invalid_text", exc)
                 return
             except Exception as exc:
-                if self._permanent and isinstance(exc, self._permanent):
-                    await self._reject(record, span, _reason_of(exc), exc)
+                if isinstance(exc, DomainError) and not exc.transient:
+                    await self._reject(record, span, exc.reason, exc)
                     return
                 if is_transient(exc):
                     now = time.monotonic()
@@ -384,17 +379,6 @@ class ConsumerPipeline:
         await self._dead_letters.publish(record, group=self.group, reason=reason, error=exc)
 
 
-def _reason_of(exc: Exception) -> str:
-    """The reason code of a service's permanent error: assessment's errors name it `reason_code`,
-    issuance's and revocation's `reason` (read only `reason_code`, every issuance and revocation
-    refusal was dead-lettered as the vague "rejected")."""
-    for attribute in ("reason_code", "reason"):
-        value = getattr(exc, attribute, None)
-        if isinstance(value, str) and value:
-            return value
-    return "rejected"
-
-
 def _trace_headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
     carrier: dict[str, str] = {}
     for name, value in record.headers or ():
@@ -406,13 +390,13 @@ def _trace_headers(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
     return carrier
 
 
-def _validation_error(model: type[Event], exc: ValidationError) -> PermanentError:
+def _validation_error(model: type[Event], exc: ValidationError) -> DomainError:
     errors = exc.errors(include_url=False, include_input=False)
     if any(e["type"] in ("json_invalid", "json_type") for e in errors) and len(errors) == 1:
-        return PermanentError("malformed_json", f"payload is not valid JSON: {errors[0]['msg']}")
+        return DomainError("malformed_json", f"payload is not valid JSON: {errors[0]['msg']}")
     details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in errors[:8])
     more = f" (+{len(errors) - 8} more)" if len(errors) > 8 else ""
-    return PermanentError("schema_invalid", f"{model.__name__}: {details}{more}")
+    return DomainError("schema_invalid", f"{model.__name__}: {details}{more}")
 
 
 async def keep_records(

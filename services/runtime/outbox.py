@@ -1,4 +1,4 @@
-"""The transactional outbox: `enqueue` in the caller's transaction, `OutboxRelay` publishes.
+"""The transactional outbox: `Outbox.enqueue` in the caller's transaction, `OutboxRelay` publishes.
 
 Design (style guide, "faststream-outbox design notes"): an event row is written on the same
 connection and in the same transaction as the state change it announces, so both commit or
@@ -16,10 +16,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -30,7 +30,7 @@ from opentelemetry.context import Context
 
 from contracts.base import Event
 from contracts.envelope import CE_ID, CE_SUBJECT, TRACEPARENT, TRACESTATE, CloudEventAttributes
-from contracts.topics import Topic
+from contracts.topics import Routing, Topic
 from services.runtime.config import ServiceSettings
 from services.runtime.db import acquire
 from services.runtime.faults import crash_point
@@ -41,140 +41,165 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "credstream_outbox"  # notified by the outbox table's insert trigger
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One event to enqueue (see `enqueue`)."""
-
-    topic: Topic
-    key: str
-    event: Event
-    source: str
-    event_id: str | None = None
-    subject: str | None = None
-    context: Context | None = None
-
+TraceOf = Callable[[Any], Context | None]
+"""The trace context an outgoing event continues (that of the record that caused it, in a
+batch); None continues the current context."""
 
 _INSERT = (
     "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) VALUES ($1, $2, $3, $4, $5, $6)"
 )
 
 
-def _row(out: Outgoing) -> tuple[str, bytes, list[list[str]], bytes, str, str]:
-    event = out.event
-    if event.event_type not in out.topic.event_types():
-        raise ValueError(f"{event.event_type} is not an event of topic {out.topic.name}")
-    event_id = out.event_id or str(uuid.uuid4())
-    attributes = CloudEventAttributes(
-        id=event_id,
-        source=out.source,
-        type=event.event_type,
-        time=datetime.now(UTC),
-        subject=out.subject,
-        dataschema=event.dataschema(),
-    )
-    headers: dict[str, str] = {k: v.decode() for k, v in attributes.to_headers()}
-    propagate.inject(headers, context=out.context)
-    return (
-        out.topic.name,
-        out.key.encode(),
-        [[k, v] for k, v in headers.items()],
-        event.model_dump_json(exclude_none=True).encode(),
-        event_id,
-        event.event_type,
-    )
+class EventOutbox(Protocol):
+    """Where a use case puts the events it causes: the port services are written against (the
+    real one is `Outbox`, bound to the use case's transaction; tests pass a fake)."""
+
+    async def enqueue(self, topic: Topic, events: Event | Sequence[Event]) -> list[str]:
+        """Queue one or many events of `topic`; returns their event ids, in order."""
+        ...
+
+    async def enqueue_bulk(
+        self, topic: Topic, event_type: type[Event], payloads: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Queue many events of one type given as plain payloads (bulk operations)."""
+        ...
 
 
-async def enqueue(
-    conn: asyncpg.Connection,
-    *,
-    topic: Topic,
-    key: str,
-    event: Event,
-    source: str,
-    event_id: str | None = None,
-    subject: str | None = None,
-    context: Context | None = None,
-) -> str:
-    """Write `event` as an outbox row on `conn` (inside the caller's transaction).
+class _Fields:
+    """Attribute access to a plain payload, so a topic's routing rule reads it like the model."""
+
+    __slots__ = ("_payload",)
+
+    def __init__(self, payload: Mapping[str, Any]) -> None:
+        self._payload = payload
+
+    def __getattr__(self, name: str) -> Any:
+        return self._payload[name]
+
+
+def _routing(topic: Topic) -> Routing:
+    if topic.routing is None:
+        raise ValueError(f"topic {topic.name} has no routing rule: credstream does not produce it")
+    return topic.routing
+
+
+class Outbox:
+    """The transactional outbox on one connection: each event becomes an outbox row inside the
+    caller's transaction, keyed and identified by its topic's routing rule (contracts/topics.py).
 
     The event id is fixed now, so a re-published row carries the same `ce_id`; the trace context
-    (`context`, else the current one) is stored with it, so the relay's publish joins the trace
-    that caused it. The relay is woken at commit by the outbox table's trigger (runtime
-    migration 0002). Returns the event id.
+    (`trace_of(event)`, else the current one) is stored with it, so the relay's publish joins the
+    trace that caused it. The relay is woken at commit by the outbox table's trigger (runtime
+    migration 0002).
     """
-    row = _row(Outgoing(topic, key, event, source, event_id, subject, context))
-    await conn.execute(_INSERT, *row)
-    return row[4]
 
+    def __init__(self, conn: asyncpg.Connection, *, source: str, trace_of: TraceOf | None = None) -> None:
+        self._conn = conn
+        self._source = source
+        self._trace_of = trace_of
 
-async def enqueue_all(conn: asyncpg.Connection, outgoing: Sequence[Outgoing]) -> list[str]:
-    """`enqueue` for several events in one pipelined statement (a batch's events, each with its
-    own trace context). Returns the event ids, in order."""
-    rows = [_row(out) for out in outgoing]
-    if rows:
-        await conn.executemany(_INSERT, rows)
-    return [row[4] for row in rows]
-
-
-async def enqueue_many(
-    conn: asyncpg.Connection,
-    *,
-    topic: Topic,
-    source: str,
-    event_type: type[Event],
-    items: Sequence[tuple[str, dict[str, Any], str, str | None]],
-) -> None:
-    """`enqueue` for many events of one type in the caller's transaction, for bulk operations
-    (e.g. 100,000 status changes): each item is (key, payload, event id, subject).
-
-    Payloads are plain dicts serialized with orjson (building 100,000 pydantic objects costs more
-    than the whole database write); the first payload of every batch is validated against
-    `event_type`, so a shape that drifts from the contract fails loudly. Rows go through COPY.
-    """
-    if not items:
-        return
-    if event_type.event_type not in topic.event_types():
-        raise ValueError(f"{event_type.event_type} is not an event of topic {topic.name}")
-    event_type.model_validate(items[0][1])
-    template = CloudEventAttributes(
-        id="-",
-        source=source,
-        type=event_type.event_type,
-        time=datetime.now(UTC),
-        subject="-",
-        dataschema=event_type.dataschema(),
-    )
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier)
-    # Every event of the batch shares its attributes but the id and subject: one template.
-    base = {k: v.decode() for k, v in template.to_headers()} | carrier
-    records = []
-    for key, payload, event_id, subject in items:
-        headers = base | {CE_ID: event_id}
-        if subject is None:
-            headers.pop(CE_SUBJECT, None)
-        else:
-            headers[CE_SUBJECT] = subject
-        records.append(
-            (
-                topic.name,
-                key.encode(),
-                orjson.dumps([[k, v] for k, v in headers.items()]).decode(),
-                orjson.dumps(payload),
-                event_id,
-                event_type.event_type,
-            )
+    def _row(self, topic: Topic, event: Event) -> tuple[str, bytes, list[list[str]], bytes, str, str]:
+        if event.event_type not in topic.event_types():
+            raise ValueError(f"{event.event_type} is not an event of topic {topic.name}")
+        routing = _routing(topic)
+        event_id = routing.event_id(event) if routing.event_id else str(uuid.uuid4())
+        attributes = CloudEventAttributes(
+            id=event_id,
+            source=self._source,
+            type=event.event_type,
+            time=datetime.now(UTC),
+            subject=routing.subject(event) if routing.subject else None,
+            dataschema=event.dataschema(),
         )
-    await conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS outbox_batch "
-        "(topic text, key bytea, headers text, payload bytea, event_id text, event_type text) ON COMMIT DROP"
-    )
-    await conn.copy_records_to_table("outbox_batch", records=records)
-    await conn.execute(
-        "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) "
-        "SELECT topic, key, headers::jsonb, payload, event_id, event_type FROM outbox_batch"
-    )
-    await conn.execute("TRUNCATE outbox_batch")
+        headers: dict[str, str] = {k: v.decode() for k, v in attributes.to_headers()}
+        propagate.inject(headers, context=self._trace_of(event) if self._trace_of else None)
+        return (
+            topic.name,
+            routing.key(event).encode(),
+            [[k, v] for k, v in headers.items()],
+            event.model_dump_json(exclude_none=True).encode(),
+            event_id,
+            event.event_type,
+        )
+
+    async def enqueue(self, topic: Topic, events: Event | Sequence[Event]) -> list[str]:
+        """One event, or several in one pipelined statement (a batch's events, each with its own
+        trace context). Returns the event ids, in order."""
+        rows = [self._row(topic, event) for event in ([events] if isinstance(events, Event) else events)]
+        if rows:
+            await self._conn.executemany(_INSERT, rows)
+        return [row[4] for row in rows]
+
+    async def enqueue_bulk(
+        self, topic: Topic, event_type: type[Event], payloads: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Many events of one type (e.g. 100,000 status changes) given as plain payloads, routed
+        by the same rule, written with COPY.
+
+        Payloads are serialized with orjson (building 100,000 pydantic objects costs more than the
+        whole database write); the first payload of every call is validated against
+        `event_type`, so a shape that drifts from the contract fails loudly.
+        """
+        if not payloads:
+            return
+        if event_type.event_type not in topic.event_types():
+            raise ValueError(f"{event_type.event_type} is not an event of topic {topic.name}")
+        event_type.model_validate(payloads[0])
+        routing = _routing(topic)
+        template = CloudEventAttributes(
+            id="-",
+            source=self._source,
+            type=event_type.event_type,
+            time=datetime.now(UTC),
+            subject="-",
+            dataschema=event_type.dataschema(),
+        )
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        # Every event of the call shares its attributes but the id and subject: one template.
+        base = {k: v.decode() for k, v in template.to_headers()} | carrier
+        records = []
+        for payload in payloads:
+            fields = _Fields(payload)
+            event_id = routing.event_id(fields) if routing.event_id else str(uuid.uuid4())
+            subject = routing.subject(fields) if routing.subject else None
+            headers = base | {CE_ID: event_id}
+            if subject is None:
+                headers.pop(CE_SUBJECT, None)
+            else:
+                headers[CE_SUBJECT] = subject
+            records.append(
+                (
+                    topic.name,
+                    routing.key(fields).encode(),
+                    orjson.dumps([[k, v] for k, v in headers.items()]).decode(),
+                    orjson.dumps(payload),
+                    event_id,
+                    event_type.event_type,
+                )
+            )
+        await self._conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS outbox_batch "
+            "(topic text, key bytea, headers text, payload bytea, event_id text, event_type text) "
+            "ON COMMIT DROP"
+        )
+        await self._conn.copy_records_to_table("outbox_batch", records=records)
+        await self._conn.execute(
+            "INSERT INTO outbox (topic, key, headers, payload, event_id, event_type) "
+            "SELECT topic, key, headers::jsonb, payload, event_id, event_type FROM outbox_batch"
+        )
+        await self._conn.execute("TRUNCATE outbox_batch")
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """The one way a service's events leave, composed once in its `app.py`: `bind` gives the
+    outbox of one transaction, with the service's CloudEvents source."""
+
+    source: str
+
+    def bind(self, conn: asyncpg.Connection, *, trace_of: TraceOf | None = None) -> Outbox:
+        return Outbox(conn, source=self.source, trace_of=trace_of)
 
 
 class OutboxRelay:

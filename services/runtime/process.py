@@ -141,7 +141,6 @@ async def assemble_host(
     *,
     migrations: Path,
     register: Callable[[KafkaBroker, ConsumerPipeline], None],
-    permanent_errors: tuple[type[Exception], ...] = (),
 ) -> ServiceHost:
     """The parts every service has, wired once: pool, idempotent producer, broker, one consumer
     pipeline (dead letters to the group's DLQ), and the outbox relay. `register` subscribes the
@@ -154,7 +153,6 @@ async def assemble_host(
         pool=pool,
         dead_letters=DeadLetterPublisher(producer, service=settings.service_name),
         settings=settings,
-        permanent_errors=permanent_errors,
     )
     register(broker, pipeline)
     return ServiceHost(

@@ -26,7 +26,7 @@ from deploy.tools.publish import event_record
 from services.assessment.settings import Settings
 from services.runtime.db import transaction
 from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.errors import PermanentError
+from services.runtime.errors import DomainError
 from services.runtime.messaging import Batched, ConsumerPipeline, Handler, InboundEvent
 from services.runtime.migrate import RUNTIME_MIGRATIONS, migrate
 from tests.fixtures.assessment import LMS_SOURCE, Scenario, assessment_settings
@@ -98,7 +98,7 @@ def _attrs(event_id: str) -> list[tuple[str, bytes]]:
 async def apply(inbound: InboundEvent[Any], conn: asyncpg.Connection) -> None:
     result_id = inbound.event.result_id
     if result_id.startswith("poison"):
-        raise PermanentError("refused_by_handler", f"{result_id} is refused")
+        raise DomainError("refused_by_handler", f"{result_id} is refused")
     await conn.execute(
         "INSERT INTO applied VALUES ($1, 1) ON CONFLICT (result_id) DO UPDATE SET times = applied.times + 1",
         result_id,

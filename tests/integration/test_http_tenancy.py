@@ -42,6 +42,7 @@ from services.revocation.app import create_app as create_revocation
 from services.revocation.http import create_http as revocation_http
 from services.revocation.settings import Settings as RevocationSettings
 from services.runtime.auth import token_digest
+from services.runtime.outbox import Publisher
 from services.runtime.process import ServiceHost
 from tests.fixtures.assessment import assessment_settings
 from tests.fixtures.issuance import IssuerScenario, issuance_settings
@@ -64,7 +65,9 @@ def _apps() -> dict[str, FastAPI]:
     """The four HTTP apps as their composition roots build them (routes only: nothing runs)."""
     none: Any = None
     return {
-        "assessment": assessment_http(AssessmentSettings(lms_config_file=LMS_CONFIG), none, none),
+        "assessment": assessment_http(
+            AssessmentSettings(lms_config_file=LMS_CONFIG), none, none, Publisher(source="urn:test")
+        ),
         "issuance": issuance_http(IssuanceSettings(), none, none, none, none, fetch_policy=FetchPolicy([])),
         "qa": qa_http(QaSettings(), none, none),
         "revocation": revocation_http(RevocationSettings(), none, none, none),

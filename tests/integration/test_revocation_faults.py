@@ -30,6 +30,7 @@ from services.revocation.repository import RevocationRepository
 from services.revocation.service import RevocationContext
 from services.runtime.process import ServiceHost
 from services.runtime.vc.status import decode_list
+from tests.fixtures.fakes import RecordingOutbox
 from tests.fixtures.issuance import IssuerScenario, issuance_settings
 from tests.fixtures.process import ServiceProcess, free_port
 from tests.fixtures.waiting import eventually
@@ -204,8 +205,7 @@ async def test_two_revocation_instances_never_reserve_the_same_index(
         list_length=131_072,
         list_ttl_s=1,
         event_source="urn:test",
-        publish_reserved=noop,
-        publish_changed=noop,
+        outbox=RecordingOutbox(),
         publish_list=noop,
     )
 

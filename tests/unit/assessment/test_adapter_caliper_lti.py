@@ -72,24 +72,24 @@ def test_missing_required_caliper_fields_are_refused(path: tuple[Any, ...], reas
         target = target[step]
     del target[path[-1]]
     err = refused_caliper(envelope)
-    assert err.reason_code == reason and where in str(err)
+    assert err.reason == reason and where in str(err)
 
 
 def test_wrong_caliper_types_and_values_are_refused() -> None:
     event = LMS.grade_event("ada", 0, given=10)
     event["generated"]["scoreGiven"] = "10"
-    assert refused_caliper(LMS.caliper_envelope([event])).reason_code == "wrong_type"
+    assert refused_caliper(LMS.caliper_envelope([event])).reason == "wrong_type"
     event = LMS.grade_event("ada", 0, given=120, maximum=100)
-    assert refused_caliper(LMS.caliper_envelope([event])).reason_code == "invalid_value"
+    assert refused_caliper(LMS.caliper_envelope([event])).reason == "invalid_value"
     event = LMS.grade_event("ada", 0, given=10)
     event["action"] = "Viewed"
-    assert refused_caliper(LMS.caliper_envelope([event])).reason_code == "invalid_value"
+    assert refused_caliper(LMS.caliper_envelope([event])).reason == "invalid_value"
     envelope = LMS.caliper_envelope([])
     envelope["dataVersion"] = "http://purl.imsglobal.org/ctx/caliper/v1p0"
-    assert refused_caliper(envelope).reason_code == "version_unsupported"
+    assert refused_caliper(envelope).reason == "version_unsupported"
     envelope = LMS.caliper_envelope([])
     envelope["data"] = {"type": "GradeEvent"}
-    assert refused_caliper(envelope).reason_code == "wrong_type"
+    assert refused_caliper(envelope).reason == "wrong_type"
 
 
 def test_a_fully_graded_lti_score_becomes_a_result_with_a_stable_id() -> None:
@@ -129,4 +129,4 @@ def test_invalid_lti_scores_are_refused(change: dict[str, Any], reason: str) -> 
     score = {k: v for k, v in {**LMS.lti_score("u", given=83), **change}.items() if v is not None}
     with pytest.raises(IngestRejected) as caught:
         score_to_result(score, LMS.profile(), line_item=LINE_ITEM)
-    assert caught.value.reason_code == reason
+    assert caught.value.reason == reason

@@ -31,7 +31,7 @@ def test_lookups_by_token_and_source() -> None:
     assert directory.by_source("https://a.test").lms_id == "a"
     with pytest.raises(IngestRejected) as caught:
         directory.by_source("https://b.test")
-    assert caught.value.reason_code == "lms_unknown"
+    assert caught.value.reason == "lms_unknown"
 
 
 @pytest.mark.parametrize(

@@ -114,7 +114,7 @@ def test_every_malformed_variant_is_refused(encoder: ResultEncoder, kind: str) -
         return
     with pytest.raises(IngestRejected) as refused:
         adapt(encoder, value, headers)
-    assert refused.value.reason_code == kind
+    assert refused.value.reason == kind
 
 
 def test_a_mixed_plan_expects_what_the_platform_policy_makes_of_the_adapted_results() -> None:

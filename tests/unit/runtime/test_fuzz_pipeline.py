@@ -1,7 +1,7 @@
 """Fuzzing the consumer pipeline in process: hostile records on every consumed topic.
 
 Properties, for every (topic, consumer group) of contracts/topics.py:
-- `decode` either returns an event or raises `PermanentError` with the reason code the hostile
+- `decode` either returns an event or raises `DomainError` with the reason code the hostile
   record calls for; nothing else escapes (no UnicodeDecodeError, RecursionError, OverflowError…);
 - `process` never raises: the hostile record produces exactly one dead letter carrying its reason,
   and a valid record sent right after it reaches the handler.
@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from contracts.topics import DLQ_REASON, EVENT_TOPICS, Topic
 from services.runtime.dead_letter import DeadLetterPublisher
-from services.runtime.errors import PermanentError
+from services.runtime.errors import DomainError, RetryableError
 from services.runtime.messaging import ConsumerPipeline, InboundEvent, keep_records
 from tests.fixtures.fuzz import DECODE_REASONS, budget, hostile_record, nul_in_text, valid_headers
 from tests.fixtures.valid_events import valid_event
@@ -44,14 +44,20 @@ class FakeProducer:
 
 
 class FakeConnection:
-    """The inbox insert of `services.runtime.inbox.claim`, on a set."""
+    """The inbox insert of `services.runtime.inbox.claim`, on a set; a transaction that raises
+    takes its claims back, as PostgreSQL's rollback would."""
 
     def __init__(self, claimed: set[tuple[str, str, str]]) -> None:
         self._claimed = claimed
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:
-        yield
+        before = set(self._claimed)
+        try:
+            yield
+        except BaseException:
+            self._claimed.intersection_update(before)
+            raise
 
     async def fetchval(self, _sql: str, consumer: str, source: str, event_id: str, _type: str) -> bool:
         key = (consumer, source, event_id)
@@ -80,9 +86,7 @@ def _record(
     )  # fmt: skip
 
 
-def _pipeline(
-    group: str, permanent_errors: tuple[type[Exception], ...] = ()
-) -> tuple[ConsumerPipeline, FakeProducer]:
+def _pipeline(group: str) -> tuple[ConsumerPipeline, FakeProducer]:
     from services.assessment.settings import Settings
 
     producer = FakeProducer()
@@ -91,7 +95,6 @@ def _pipeline(
         pool=FakePool(),  # type: ignore[arg-type]
         dead_letters=DeadLetterPublisher(producer, service=group),
         settings=Settings(retry_attempts=1),
-        permanent_errors=permanent_errors,
     )
     return pipeline, producer
 
@@ -113,7 +116,7 @@ def test_decode_refuses_hostile_records_with_their_reason(
     started = time.perf_counter()
     try:
         pipeline.decode(topic, _record(topic, 0, record.headers, record.value))
-    except PermanentError as error:
+    except DomainError as error:
         assert error.reason in record.reasons, (error.reason, str(error)[:300])
         assert str(error), "a refusal says why"
     else:
@@ -134,7 +137,7 @@ def test_a_hostile_record_is_dead_lettered_once_and_the_next_valid_one_is_applie
     async def handler(inbound: InboundEvent[Any], _conn: Any) -> None:
         if inbound.attributes.id == "fuzz-bad":
             # A foreign (LMS) payload that passed decode: its adapter refuses it in the handler.
-            raise PermanentError("adapter_refused", "hostile payload")
+            raise DomainError("adapter_refused", "hostile payload")
         applied.append(inbound.attributes.id)
 
     valid = valid_event(topic)
@@ -193,17 +196,16 @@ def test_faststream_parses_records_whose_headers_are_not_utf8(
     assert message.body == [b"{}"]
 
 
-class ReasonedError(Exception):
-    """Shaped like issuance's and revocation's errors: the code is in `reason`."""
+class ReasonedError(DomainError):
+    """A service's refusal: a DomainError subclass, as every service's error root is."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(reason, reason)
 
 
 def test_a_service_error_is_dead_lettered_with_its_own_reason_code() -> None:
     topic = EVENT_TOPICS[0]
-    pipeline, producer = _pipeline("assessment", (ReasonedError,))
+    pipeline, producer = _pipeline("assessment")
 
     async def handler(*_: Any) -> None:
         raise ReasonedError("status_entry_malformed")
@@ -211,6 +213,21 @@ def test_a_service_error_is_dead_lettered_with_its_own_reason_code() -> None:
     valid = valid_event(topic).model_dump_json().encode()
     asyncio.run(pipeline.process(topic, _record(topic, 0, valid_headers(topic, "e1"), valid), handler))
     assert [dict(p["headers"])[DLQ_REASON] for p in producer.sent] == [b"status_entry_malformed"]
+
+
+def test_a_transient_domain_error_is_retried_in_place_never_dead_lettered() -> None:
+    topic = EVENT_TOPICS[0]
+    pipeline, producer = _pipeline("assessment")
+    calls: list[int] = []
+
+    async def handler(*_: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RetryableError("the signer is restarting")
+
+    valid = valid_event(topic).model_dump_json().encode()
+    asyncio.run(pipeline.process(topic, _record(topic, 0, valid_headers(topic, "e1"), valid), handler))
+    assert calls == [1, 1] and producer.sent == []
 
 
 def test_text_postgresql_cannot_store_is_dead_lettered_as_invalid_text_without_retries() -> None:
