@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from contracts.topics import ACHIEVEMENT_DEFINITIONS, CREDENTIALS_ISSUED, STATUS_REQUESTS
 from contracts.v1.assessment import AchievementCriteria, AchievementDefined
@@ -25,7 +25,12 @@ from services.issuance.domain import (
 )
 from services.issuance.keyring import Keyring
 from services.issuance.profile import claims_profile, validate_profile
-from services.issuance.repository import IssuanceRepository, StoredCredential, StoredIssuer
+from services.issuance.repository import (
+    StoredAchievement,
+    StoredCredential,
+    StoredIssuer,
+    StoredKey,
+)
 from services.issuance.status import (
     PURPOSES,
     WAITING_FOR_INDEXES,
@@ -38,6 +43,37 @@ from services.runtime.outbox import EventOutbox
 from services.runtime.vc import keys, multibase
 from services.runtime.vc.keys import Ed25519Signer
 from services.runtime.vc.proofs import ProofError, create_proof
+
+
+class IssuanceStore(Protocol):
+    """What the use cases read and write: issuers and their keys, achievement specifications,
+    awards (requests) with their state, credentials, and issuance's view of QA attestations
+    (services/issuance/repository.py; the unit tests' in-memory fake)."""
+
+    async def upsert_issuer(self, *, profile: IssuerProfile, did: str) -> bool: ...
+    async def get_issuer(self, issuer_id: str) -> StoredIssuer | None: ...
+    async def lock_issuer(self, issuer_id: str) -> None: ...
+    async def add_key(self, *, key_id: str, issuer_id: str, public_multibase: str, sealed: bytes) -> None: ...
+    async def sealed_keys_for_update(self) -> list[tuple[str, bytes]]: ...
+    async def replace_sealed_key(self, *, key_id: str, sealed: bytes) -> None: ...
+    async def keys_of(self, issuer_id: str) -> list[StoredKey]: ...
+    async def active_key(self, issuer_id: str) -> StoredKey | None: ...
+    async def upsert_achievement(self, spec: MicroCredentialSpec) -> tuple[int, bool]: ...
+    async def get_achievement(self, achievement_id: str) -> StoredAchievement | None: ...
+    async def record_requests(self, awards: Sequence[Award], *, state: str, reason: str | None) -> None: ...
+    async def parked_requests(
+        self, *, issuer_id: str, achievement_id: str | None = None, reason: str | None = None
+    ) -> list[Award]: ...
+    async def insert_credentials(
+        self, credentials: Sequence[StoredCredential], *, learner_emails: Mapping[str | None, str | None]
+    ) -> set[str]: ...
+    async def apply_qa_fact(
+        self, kind: str, attestation: QaAttestation, endorsement: dict[str, Any] | None
+    ) -> None: ...
+    async def qa_attestations_for(self, *, issuer_id: str, achievement_id: str) -> list[QaAttestation]: ...
+    async def credentials_relying_on(
+        self, attestation_id: str, *, issued_since: datetime
+    ) -> list[StoredCredential]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +99,7 @@ class IssuanceContext:
 # issuers and keys
 
 
-async def register_issuer(profile: IssuerProfile, *, repo: IssuanceRepository, ctx: IssuanceContext) -> bool:
+async def register_issuer(profile: IssuerProfile, *, repo: IssuanceStore, ctx: IssuanceContext) -> bool:
     """Create or update an issuer; a new issuer gets its first signing key. True when new."""
     created = await repo.upsert_issuer(profile=profile, did=ctx.issuer_did(profile.issuer_id))
     if created:
@@ -82,7 +118,7 @@ async def register_issuer(profile: IssuerProfile, *, repo: IssuanceRepository, c
     return created
 
 
-async def rotate_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> str:
+async def rotate_key(issuer_id: str, *, repo: IssuanceStore, ctx: IssuanceContext) -> str:
     """A new active key; the old one is retired but stays in the DID document. Returns its id."""
     if await repo.get_issuer(issuer_id) is None:
         raise IssuanceError("issuer_unknown", f"issuer {issuer_id} does not exist")
@@ -90,7 +126,7 @@ async def rotate_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceC
     return await _add_key(issuer_id, repo=repo, ctx=ctx)
 
 
-async def _add_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> str:
+async def _add_key(issuer_id: str, *, repo: IssuanceStore, ctx: IssuanceContext) -> str:
     seed = keys.generate_seed()
     public = multibase.encode_public_key(keys.public_key_of(seed))
     # The fragment is the key itself: unique, stable, and readable by any Multikey tooling.
@@ -104,14 +140,14 @@ async def _add_key(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceCon
     return key_id
 
 
-async def signer_for(issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext) -> Ed25519Signer:
+async def signer_for(issuer_id: str, *, repo: IssuanceStore, ctx: IssuanceContext) -> Ed25519Signer:
     key = await repo.active_key(issuer_id)
     if key is None:
         raise IssuanceError("issuer_has_no_key", f"issuer {issuer_id} has no active signing key")
     return Ed25519Signer(key.key_id, ctx.keyring.unseal(key.key_id, key.sealed_secret))
 
 
-async def rewrap_keys(*, repo: IssuanceRepository, keyring: Keyring) -> tuple[int, int]:
+async def rewrap_keys(*, repo: IssuanceStore, keyring: Keyring) -> tuple[int, int]:
     """KEK rotation: every stored private key re-sealed under the active KEK, in the caller's
     transaction (rows locked, so a key added meanwhile waits and is sealed under the new KEK by
     an instance configured with it). Returns (re-wrapped, already under the active KEK)."""
@@ -126,7 +162,7 @@ async def rewrap_keys(*, repo: IssuanceRepository, keyring: Keyring) -> tuple[in
     return rewrapped, unchanged
 
 
-async def did_document(issuer_id: str, *, repo: IssuanceRepository) -> dict[str, Any] | None:
+async def did_document(issuer_id: str, *, repo: IssuanceStore) -> dict[str, Any] | None:
     """The issuer's DID document: every key it ever had, the active one first in assertionMethod.
     Retired keys stay listed, so credentials they signed keep verifying."""
     issuer = await repo.get_issuer(issuer_id)
@@ -156,7 +192,7 @@ async def did_document(issuer_id: str, *, repo: IssuanceRepository) -> dict[str,
 
 
 async def define_achievement(
-    spec: MicroCredentialSpec, *, repo: IssuanceRepository, ctx: IssuanceContext, now: datetime | None = None
+    spec: MicroCredentialSpec, *, repo: IssuanceStore, ctx: IssuanceContext, now: datetime | None = None
 ) -> tuple[int, list[str]]:
     """Store a specification and tell the assessment service (achievement.defined, with its
     criteria). Requests parked for want of it are issued now. Returns (revision, credential ids)."""
@@ -189,7 +225,7 @@ async def define_achievement(
 
 
 async def issue_awards(
-    awards: Sequence[Award], *, repo: IssuanceRepository, ctx: IssuanceContext, now: datetime | None = None
+    awards: Sequence[Award], *, repo: IssuanceStore, ctx: IssuanceContext, now: datetime | None = None
 ) -> list[str]:
     """Turn earned achievements into signed, stored and published credentials.
 
@@ -215,7 +251,7 @@ async def _issue_group(
     achievement_id: str,
     awards: list[Award],
     *,
-    repo: IssuanceRepository,
+    repo: IssuanceStore,
     ctx: IssuanceContext,
     now: datetime | None,
 ) -> list[str]:
@@ -316,7 +352,7 @@ async def apply_attestation(
     attestation: QaAttestation,
     *,
     endorsement: dict[str, Any] | None,
-    repo: IssuanceRepository,
+    repo: IssuanceStore,
     ctx: IssuanceContext,
     now: datetime | None = None,
 ) -> list[str]:
@@ -365,7 +401,7 @@ async def sign(
     document: dict[str, Any],
     *,
     issuer: StoredIssuer,
-    repo: IssuanceRepository,
+    repo: IssuanceStore,
     ctx: IssuanceContext,
     created: datetime | None = None,
 ) -> dict[str, Any]:
@@ -390,7 +426,7 @@ def sign_with(
 
 
 async def release_waiting_for_indexes(
-    issuer_id: str, *, repo: IssuanceRepository, ctx: IssuanceContext
+    issuer_id: str, *, repo: IssuanceStore, ctx: IssuanceContext
 ) -> list[str]:
     """Retry the issuer's awards that waited for status list indexes (a block just arrived); awards
     parked for other reasons wait for their own release. Returns the credentials issued now."""

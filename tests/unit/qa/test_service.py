@@ -17,7 +17,6 @@ from services.qa.domain import Agency, QaRejected, Remit
 from services.runtime.vc import keys, multibase
 from tests.fixtures.fakes import FakeQaStore, RecordingOutbox
 
-NOW = datetime.now(UTC)
 ISSUER = "urn:credstream:issuer:uni-1"
 
 
@@ -133,12 +132,12 @@ def test_a_renewal_may_narrow_but_not_widen_the_scope(store: FakeQaStore) -> Non
 
 
 def test_an_attestation_past_its_end_expires_once(store: FakeQaStore) -> None:
-    agent = Agent(store, "haka", seed=1)
-    signed = agent.sign(scopeJurisdiction=["FI"], valid_until=NOW + timedelta(seconds=5))
+    agent, start = Agent(store, "haka", seed=1), datetime.now(UTC)
+    signed = agent.sign(scopeJurisdiction=["FI"], valid_from=start, valid_until=start + timedelta(seconds=5))
     submit(store, agent, signed, RecordingOutbox())
     outbox = RecordingOutbox()
-    assert asyncio.run(service.expire_due(repo=store, outbox=outbox, now=NOW)) == 0
-    later = NOW + timedelta(seconds=6)
+    assert asyncio.run(service.expire_due(repo=store, outbox=outbox, now=start)) == 0
+    later = start + timedelta(seconds=6)
     assert asyncio.run(service.expire_due(repo=store, outbox=outbox, now=later)) == 1
     assert asyncio.run(service.expire_due(repo=store, outbox=outbox, now=later)) == 0
     [expired] = outbox.of(QA_ATTESTATIONS)
