@@ -25,8 +25,8 @@ class Event(BaseModel):
     """Base of every event payload (the CloudEvents `data`).
 
     Frozen, and unknown fields are ignored, so an additive change in a newer producer never breaks
-    an older reader (style guide, "Contracts"). The CloudEvents `type` of the event is the class
-    variable `event_type`; `event_version` is the payload's major version, carried in
+    an older reader (docs/style.md, "SQL, contracts, configuration"). The CloudEvents `type` of
+    the event is the class variable `event_type`; `event_version` is the payload's major version, carried in
     `ce_dataschema`. A new optional field keeps the version; a breaking change gets a new version,
     a new topic version and an upcaster.
     """

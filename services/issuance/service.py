@@ -20,6 +20,7 @@ from services.issuance.domain import (
     IssuanceError,
     IssuerProfile,
     MicroCredentialSpec,
+    QualityAssuranceRef,
     credential_id,
     did_web,
 )
@@ -39,6 +40,7 @@ from services.issuance.status import (
     entries_for,
     request_block_if_low,
 )
+from services.issuance.verification import issuer_id_of
 from services.runtime.outbox import EventOutbox
 from services.runtime.vc import keys, multibase
 from services.runtime.vc.keys import Ed25519Signer
@@ -255,20 +257,15 @@ async def _issue_group(
     ctx: IssuanceContext,
     now: datetime | None,
 ) -> list[str]:
+    """Issue one issuer's awards of one achievement: park what cannot be issued (with the reason),
+    sign the rest, store them and announce the credentials stored now."""
     issuer = await repo.get_issuer(issuer_id)
     stored = await repo.get_achievement(achievement_id)
-    reason = None
-    if issuer is None:
-        reason = f"issuer {issuer_id} is not registered with the issuance service"
-    elif stored is None or stored.spec.issuer_id != issuer_id:
-        reason = f"achievement {achievement_id} is not defined for issuer {issuer_id}"
-    elif stored.spec.status != "active":
-        reason = f"achievement {achievement_id} is retired"
+    reason = _unissuable(issuer_id, achievement_id, issuer, stored)
     if reason is not None or issuer is None or stored is None:
         await repo.record_requests(awards, state="parked", reason=reason)
         return []
     clock = now or datetime.now(UTC)
-    moment = clock.replace(microsecond=0)  # the credential's dates have one-second precision
     candidates = await repo.qa_attestations_for(issuer_id=issuer_id, achievement_id=achievement_id)
     # Coverage is judged at the exact time of issue, not the truncated one.
     attestation, qa_reason = covering(candidates, stored.spec, issuer.profile, clock)
@@ -278,53 +275,95 @@ async def _issue_group(
     # Status entries last: an award parked for QA takes no index.
     ids = {award.earned_id: credential_id(award.earned_id) for award in awards}
     entries = await entries_for(
-        list(ids.values()),
-        issuer_id=issuer_id,
-        issuer_did=issuer.did,
-        pool=ctx.status_pool,
-        policy=ctx.status,
-        outbox=ctx.outbox,
-    )
+        list(ids.values()), issuer_id=issuer_id, issuer_did=issuer.did, pool=ctx.status_pool,
+        policy=ctx.status, outbox=ctx.outbox,
+    )  # fmt: skip
     waiting = [award for award in awards if entries[ids[award.earned_id]] is None]
     if waiting:
         await repo.record_requests(waiting, state="parked", reason=WAITING_FOR_INDEXES)
     ready = [award for award in awards if entries[ids[award.earned_id]] is not None]
     if not ready:
         return []
-    signer = await signer_for(issuer_id, repo=repo, ctx=ctx)
-    quality_assurance = attestation.reference() if attestation else unassured(stored.spec)
-    records = []
-    for award in ready:
-        document = build_credential(
-            credential_id=ids[award.earned_id],
-            issuer=issuer.profile,
-            issuer_did=issuer.did,
-            spec=stored.spec,
-            achievement_url=ctx.achievement_url(issuer_id, achievement_id),
-            award=award,
-            issued_at=moment,
-            salt=secrets.token_hex(16),
-            quality_assurance=quality_assurance,
-            status_entries=entries[ids[award.earned_id]],
-        )
-        records.append(
-            StoredCredential(
-                credential_id=document["id"],
-                issuer_id=issuer_id,
-                achievement_id=achievement_id,
-                learner_id=award.learner.learner_id,
-                award=award.award,
-                earned_id=award.earned_id,
-                document=sign_with(document, signer, issuer.profile.cryptosuite, created=moment),
-                issued_at=moment,
-                qa_attestation_id=attestation.attestation_id if attestation else None,
-            )
-        )
+    moment = clock.replace(microsecond=0)  # the credential's dates have one-second precision
+    issue = _Issue(
+        issuer=issuer,
+        spec=stored.spec,
+        quality_assurance=attestation.reference() if attestation else unassured(stored.spec),
+        attestation_id=attestation.attestation_id if attestation else None,
+        moment=moment,
+        signer=await signer_for(issuer_id, repo=repo, ctx=ctx),
+    )
+    records = [issue.credential(a, ids[a.earned_id], entries[ids[a.earned_id]], ctx) for a in ready]
     await repo.record_requests(ready, state="issued", reason=None)
+    return await _store_and_announce(records, ready, repo=repo, ctx=ctx, moment=moment)
+
+
+def _unissuable(
+    issuer_id: str, achievement_id: str, issuer: StoredIssuer | None, stored: StoredAchievement | None
+) -> str | None:
+    """Why an award of this achievement cannot be issued at all now, or None."""
+    if issuer is None:
+        return f"issuer {issuer_id} is not registered with the issuance service"
+    if stored is None or stored.spec.issuer_id != issuer_id:
+        return f"achievement {achievement_id} is not defined for issuer {issuer_id}"
+    if stored.spec.status != "active":
+        return f"achievement {achievement_id} is retired"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Issue:
+    """What every credential of one group shares: issuer, specification, QA, time and signer."""
+
+    issuer: StoredIssuer
+    spec: MicroCredentialSpec
+    quality_assurance: QualityAssuranceRef
+    attestation_id: str | None
+    moment: datetime
+    signer: Ed25519Signer
+
+    def credential(
+        self, award: Award, credential_id: str, entries: list[dict[str, Any]] | None, ctx: IssuanceContext
+    ) -> StoredCredential:
+        """The signed credential of one award, as it is stored."""
+        profile = self.issuer.profile
+        document = build_credential(
+            credential_id=credential_id,
+            issuer=profile,
+            issuer_did=self.issuer.did,
+            spec=self.spec,
+            achievement_url=ctx.achievement_url(profile.issuer_id, self.spec.achievement_id),
+            award=award,
+            issued_at=self.moment,
+            salt=secrets.token_hex(16),
+            quality_assurance=self.quality_assurance,
+            status_entries=entries,
+        )
+        return StoredCredential(
+            credential_id=document["id"],
+            issuer_id=profile.issuer_id,
+            achievement_id=self.spec.achievement_id,
+            learner_id=award.learner.learner_id,
+            award=award.award,
+            earned_id=award.earned_id,
+            document=sign_with(document, self.signer, profile.cryptosuite, created=self.moment),
+            issued_at=self.moment,
+            qa_attestation_id=self.attestation_id,
+        )
+
+
+async def _store_and_announce(
+    records: list[StoredCredential],
+    awards: list[Award],
+    *,
+    repo: IssuanceStore,
+    ctx: IssuanceContext,
+    moment: datetime,
+) -> list[str]:
     # A credential refused by the database was issued before (e.g. the same award under another
     # earned event id): it is neither returned nor published again.
     inserted = await repo.insert_credentials(
-        records, learner_emails={award.earned_id: award.learner.email for award in ready}
+        records, learner_emails={award.earned_id: award.learner.email for award in awards}
     )
     fresh = [record for record in records if record.credential_id in inserted]
     await ctx.outbox.enqueue(
@@ -395,6 +434,30 @@ async def apply_attestation(
         )
         suspended.append(credential.credential_id)
     return suspended
+
+
+def issuer_named(credential: dict[str, Any], *, public_base_url: str) -> str:
+    """The id of our issuer whose did:web a credential names as its `issuer`;
+    IssuanceError(issuer_not_ours) for anything else."""
+    issuer_did = issuer_id_of(credential)
+    prefix = did_web(public_base_url, "")
+    if issuer_did is None or not issuer_did.startswith(prefix):
+        raise IssuanceError("issuer_not_ours", "credential.issuer must be the did:web of one of our issuers")
+    return issuer_did.removeprefix(prefix)
+
+
+async def issue_direct(
+    credential: dict[str, Any], *, repo: IssuanceStore, ctx: IssuanceContext
+) -> dict[str, Any]:
+    """VC-API issue: the credential as given, signed with the active key of the issuer it names
+    (checked against credstream's profile when it claims it, see `sign_with`)."""
+    issuer_id = issuer_named(credential, public_base_url=ctx.public_base_url)
+    issuer = await repo.get_issuer(issuer_id)
+    if issuer is None or issuer.did != issuer_id_of(credential):
+        raise IssuanceError("issuer_unknown", f"{issuer_id_of(credential)} is not a registered issuer")
+    if "validFrom" not in credential:
+        raise IssuanceError("credential_invalid", "credential.validFrom is required")
+    return await sign(credential, issuer=issuer, repo=repo, ctx=ctx)
 
 
 async def sign(

@@ -1,4 +1,4 @@
-"""Kafka subscribers of the QA service: thin, one per event (style guide, section 3), and the
+"""Kafka subscribers of the QA service: thin, one per event (docs/style.md, "The handler rule"), and the
 periodic expiry sweep."""
 
 from __future__ import annotations

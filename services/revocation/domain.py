@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from services.runtime.errors import DomainError
@@ -30,6 +30,30 @@ class ChangeRequest:
     channel: Channel
     issuer_id: str | None = None
     """When given, the credential must belong to this issuer (tenant check)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One row of the append-only status audit: who asked for what, when, why, and what came of
+    it (reasons stay here; they never appear in a public list)."""
+
+    request_id: str
+    credential_id: str
+    issuer_id: str
+    purpose: Purpose
+    set_bit: bool
+    outcome: str
+    refusal: str | None
+    reason_code: str
+    reason: str | None
+    actor: str
+    channel: Channel
+    list_id: str
+    idx: int
+
+
+AUDIT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(AuditRow))
+"""The audit's columns, in the order of `AuditRow`'s fields (the COPY of `append_audit`)."""
 
 
 @dataclass(frozen=True, slots=True)

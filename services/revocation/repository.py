@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.revocation.domain import ChangeRequest
+from services.revocation.domain import AUDIT_COLUMNS, AuditRow, ChangeRequest
 
 DIRTY_CHANNEL = "credstream_status_dirty"
 """Notified when a transaction changed a list's bits; the list publisher listens."""
@@ -230,25 +230,11 @@ class RevocationRepository:
         )
         return {r["request_id"]: r for r in rows}
 
-    async def append_audit(self, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def append_audit(self, rows: Sequence[AuditRow]) -> None:
         await self.conn.copy_records_to_table(
             "status_audit",
-            records=rows,
-            columns=[
-                "request_id",
-                "credential_id",
-                "issuer_id",
-                "purpose",
-                "set_bit",
-                "outcome",
-                "refusal",
-                "reason_code",
-                "reason",
-                "actor",
-                "channel",
-                "list_id",
-                "idx",
-            ],
+            records=[tuple(getattr(row, column) for column in AUDIT_COLUMNS) for row in rows],
+            columns=list(AUDIT_COLUMNS),
         )
 
     async def park(self, request: ChangeRequest, payload: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from typing import Any, Literal
 from contracts.topics import CREDENTIAL_STATUS, STATUS_INDEX_BLOCKS
 from contracts.v1.revocation import CredentialStatusChanged, StatusIndexBlockReserved
 from services.revocation.domain import (
+    AuditRow,
     ChangeOutcome,
     ChangeRequest,
     Purpose,
@@ -160,13 +161,23 @@ class Issued:
     credential: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class _NamedEntry:
+    """A status entry as an issued credential names it (checked against what was reserved)."""
+
+    credential: Issued
+    list_url: str
+    purpose: str
+    index: int
+
+
 async def register_credentials(
     issued: Sequence[Issued], *, repo: RevocationRepository, ctx: RevocationContext
 ) -> list[ChangeOutcome]:
     """Record the status entries of issued credentials, then apply changes that were requested
     for them before they were known. Entries that name a list or index we never reserved are
     refused. Set by set: a few statements for a batch of credentials."""
-    named: list[tuple[Issued, str, str, int]] = []  # (credential, list url, purpose, index)
+    named: list[_NamedEntry] = []
     for credential in issued:
         for entry in entries_of(credential.credential):
             if entry.get("type") != ENTRY_TYPE:
@@ -182,10 +193,10 @@ async def register_credentials(
                     "status_entry_malformed",
                     f"credential {credential.credential_id} has a malformed status entry",
                 )
-            named.append((credential, url, str(purpose), idx))
-    targets = await repo.entry_targets([(url, idx) for _, url, _, idx in named])
+            named.append(_NamedEntry(credential, url, str(purpose), idx))
+    targets = await repo.entry_targets([(n.list_url, n.index) for n in named])
     entries = []
-    for credential, url, purpose, idx in named:
+    for credential, url, purpose, idx in ((n.credential, n.list_url, n.purpose, n.index) for n in named):
         target = targets.get((url, idx))
         if target is None or target.issuer_id != credential.issuer_id:
             raise RevocationError(
@@ -245,7 +256,6 @@ async def apply_changes(
     (`park_unknown`), or reported as `unknown` (HTTP callers get a 404). `fresh_ids`: the request
     ids were made just now by this service, so none can have been applied before.
     """
-    moment = now or datetime.now(UTC)
     seen = {} if fresh_ids else await repo.audited(r.request_id for r in requests)
     entries = await repo.entries_of(r.credential_id for r in requests)
     lists = await repo.lists_for_update(
@@ -255,56 +265,83 @@ async def apply_changes(
             if (r.credential_id, r.purpose) in entries
         }
     )
-    bitstrings = {lid: Bitstring(data=sl.bits) for lid, sl in lists.items()}
-    changed: set[str] = set()
-    outcomes: list[ChangeOutcome] = []
-    audit: list[tuple[Any, ...]] = []
-    events: list[dict[str, Any]] = []
-    changed_at = moment.isoformat().replace("+00:00", "Z")
-    in_batch: set[str] = set()
+    batch = _Batch(lists, changed_at=(now or datetime.now(UTC)).isoformat().replace("+00:00", "Z"))
     for r in requests:
-        prior = seen.get(r.request_id)
-        if prior is not None and (prior["credential_id"], prior["purpose"], prior["set_bit"]) != (
-            r.credential_id,
-            r.purpose,
-            r.set,
-        ):
-            outcomes.append(
-                ChangeOutcome(r.request_id, r.credential_id, r.purpose, r.set, "refused", "request_id_reused")
-            )
-            continue
-        if prior is not None or r.request_id in in_batch:
-            outcomes.append(
-                ChangeOutcome(
-                    r.request_id,
-                    r.credential_id,
-                    r.purpose,
-                    r.set,
-                    prior["outcome"] if prior else "unchanged",
-                    prior["refusal"] if prior else "duplicate request id in this batch",
-                )
-            )
+        repeated = _repeated(r, seen.get(r.request_id), batch.requested)
+        if repeated is not None:
+            batch.outcomes.append(repeated)
             continue
         entry = entries.get((r.credential_id, r.purpose))
         if entry is None:
             if park_unknown:
                 await repo.park(r, _payload_of(r))
-                outcomes.append(ChangeOutcome(r.request_id, r.credential_id, r.purpose, r.set, "pending"))
-            else:
-                outcomes.append(
-                    ChangeOutcome(
-                        r.request_id, r.credential_id, r.purpose, r.set, "refused", "credential_unknown"
-                    )
-                )
+            batch.outcomes.append(
+                _outcome(r, "pending") if park_unknown else _outcome(r, "refused", "credential_unknown")
+            )
             continue
-        in_batch.add(r.request_id)
-        status_list = lists[entry.list_id]
-        refusal = None
-        if r.issuer_id is not None and r.issuer_id != entry.issuer_id:
-            refusal = "credential_of_another_issuer"
-        elif r.purpose == "revocation" and not r.set:
-            refusal = "revocation_is_final"
-        bits = bitstrings[entry.list_id]
+        batch.apply(r, entry)
+    for lid in batch.changed:
+        lists[lid].bits = batch.bitstrings[lid].to_bytes()
+    await repo.store_bits(lists[lid] for lid in sorted(batch.changed))
+    if batch.audit:
+        await repo.append_audit(batch.audit)
+    if batch.events:
+        await ctx.outbox.enqueue_bulk(CREDENTIAL_STATUS, CredentialStatusChanged, batch.events)
+    if batch.changed:
+        await repo.notify_lists_dirty()
+    return batch.outcomes
+
+
+def _outcome(
+    r: ChangeRequest,
+    outcome: Literal["applied", "unchanged", "refused", "pending"],
+    refusal: str | None = None,
+) -> ChangeOutcome:
+    return ChangeOutcome(r.request_id, r.credential_id, r.purpose, r.set, outcome, refusal)
+
+
+def _repeated(r: ChangeRequest, prior: Any, requested: set[str]) -> ChangeOutcome | None:
+    """The outcome of a request id seen before (`prior`: its audit row; or earlier in this batch),
+    else None. The same id for another change is refused: an id names one change forever."""
+    if prior is not None and (prior["credential_id"], prior["purpose"], prior["set_bit"]) != (
+        r.credential_id,
+        r.purpose,
+        r.set,
+    ):
+        return _outcome(r, "refused", "request_id_reused")
+    if prior is not None:
+        return _outcome(r, prior["outcome"], prior["refusal"])
+    if r.request_id in requested:
+        return _outcome(r, "unchanged", "duplicate request id in this batch")
+    return None
+
+
+def _refusal(r: ChangeRequest, entry: Entry) -> str | None:
+    if r.issuer_id is not None and r.issuer_id != entry.issuer_id:
+        return "credential_of_another_issuer"
+    if r.purpose == "revocation" and not r.set:
+        return "revocation_is_final"
+    return None
+
+
+class _Batch:
+    """The changes of one `apply_changes` call: the lists' bits as they change, and the audit rows,
+    events and outcomes to write once at the end."""
+
+    def __init__(self, lists: Mapping[str, StatusList], *, changed_at: str) -> None:
+        self.lists = lists
+        self.bitstrings = {lid: Bitstring(data=sl.bits) for lid, sl in lists.items()}
+        self.changed_at = changed_at
+        self.changed: set[str] = set()
+        self.requested: set[str] = set()
+        self.outcomes: list[ChangeOutcome] = []
+        self.audit: list[AuditRow] = []
+        self.events: list[dict[str, Any]] = []
+
+    def apply(self, r: ChangeRequest, entry: Entry) -> None:
+        self.requested.add(r.request_id)
+        status_list, bits = self.lists[entry.list_id], self.bitstrings[entry.list_id]
+        refusal = _refusal(r, entry)
         outcome: Literal["applied", "unchanged", "refused"]
         if refusal is not None:
             outcome = "refused"
@@ -313,8 +350,8 @@ async def apply_changes(
         else:
             outcome = "applied"
             bits.set(entry.idx, r.set)
-            changed.add(entry.list_id)
-            events.append(
+            self.changed.add(entry.list_id)
+            self.events.append(
                 {
                     "change_id": r.request_id,
                     "credential_id": r.credential_id,
@@ -323,41 +360,22 @@ async def apply_changes(
                     "set": r.set,
                     "status_list_credential": status_list.url,
                     "status_list_index": str(entry.idx),
-                    "changed_at": changed_at,
+                    "changed_at": self.changed_at,
                 }
             )
-        audit.append(
-            (
-                r.request_id,
-                r.credential_id,
-                entry.issuer_id,
-                r.purpose,
-                r.set,
-                outcome,
-                refusal,
-                r.reason_code,
-                r.reason,
-                r.actor,
-                r.channel,
-                entry.list_id,
-                entry.idx,
+        self.audit.append(
+            AuditRow(
+                request_id=r.request_id, credential_id=r.credential_id, issuer_id=entry.issuer_id,
+                purpose=r.purpose, set_bit=r.set, outcome=outcome, refusal=refusal,
+                reason_code=r.reason_code, reason=r.reason, actor=r.actor, channel=r.channel,
+                list_id=entry.list_id, idx=entry.idx,
             )
-        )
-        outcomes.append(
+        )  # fmt: skip
+        self.outcomes.append(
             ChangeOutcome(
                 r.request_id, r.credential_id, r.purpose, r.set, outcome, refusal, status_list.url, entry.idx
             )
         )
-    for lid in changed:
-        lists[lid].bits = bitstrings[lid].to_bytes()
-    await repo.store_bits(lists[lid] for lid in sorted(changed))
-    if audit:
-        await repo.append_audit(audit)
-    if events:
-        await ctx.outbox.enqueue_bulk(CREDENTIAL_STATUS, CredentialStatusChanged, events)
-    if changed:
-        await repo.notify_lists_dirty()
-    return outcomes
 
 
 # publication

@@ -1,4 +1,4 @@
-"""Consuming events: the one pipeline every subscriber runs (style guide, "The handler rule").
+"""Consuming events: the one pipeline every subscriber runs (docs/style.md, "The handler rule").
 
 For each record: continue the producer's trace; decode the CloudEvents envelope and validate the
 payload against the topic's contract (anything invalid is a permanent error); then, in a
@@ -115,6 +115,20 @@ class Batched:
         await self.handle([inbound], conn)
 
 
+@dataclass(frozen=True, slots=True)
+class _Work:
+    """A valid record of a poll, ready for its handler."""
+
+    inbound: InboundEvent[Event]
+    record: ConsumerRecord[bytes, bytes]
+    handler: Handler
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The inbox key: (ce_source, ce_id)."""
+        return self.inbound.attributes.source, self.inbound.attributes.id
+
+
 class ConsumerPipeline:
     """Runs the handler rule for one consumer group."""
 
@@ -191,7 +205,7 @@ class ConsumerPipeline:
                 decoded.append((record, self.decode(topic, record), handler))
             except DomainError as exc:
                 decoded.append((record, exc, handler))
-        work = [(d, r, h) for r, d, h in decoded if isinstance(d, InboundEvent)]
+        work = [_Work(d, r, h) for r, d, h in decoded if isinstance(d, InboundEvent)]
         applied = False
         if len(work) > 1:
             try:
@@ -221,59 +235,50 @@ class ConsumerPipeline:
         elapsed = time.perf_counter() - started
         metrics().processing_seconds.record(elapsed / max(1, len(records)), {"group": self.group})
 
-    async def _apply_batch(
-        self, work: Sequence[tuple[InboundEvent[Event], ConsumerRecord[bytes, bytes], Handler]]
-    ) -> None:
+    async def _apply_batch(self, work: Sequence[_Work]) -> None:
         """Every record in one transaction, or none: any error propagates and rolls back all."""
         applied = 0
         async with transaction(self._pool) as conn:
             fresh = await inbox.claim_many(
                 conn,
                 consumer=self.group,
-                events=[(i.attributes.source, i.attributes.id, i.attributes.type) for i, _, _ in work],
+                events=[(w.key[0], w.key[1], w.inbound.attributes.type) for w in work],
             )
-            runs: list[list[tuple[InboundEvent[Event], ConsumerRecord[bytes, bytes], Handler]]] = []
+            runs: list[list[_Work]] = []
             for item in work:
-                key = (item[0].attributes.source, item[0].attributes.id)
-                if key not in fresh:
-                    with self._span(item[1]) as span:
-                        span.set_attribute("messaging.message.id", key[1])
+                if item.key not in fresh:
+                    with self._span(item.record) as span:
+                        span.set_attribute("messaging.message.id", item.key[1])
                         span.set_attribute("credstream.duplicate", True)
                     metrics().duplicates.add(1, {"group": self.group})
                     continue
-                fresh.discard(key)  # a second copy in the same batch is a duplicate too
-                if runs and isinstance(item[2], Batched) and runs[-1][0][2] is item[2]:
+                fresh.discard(item.key)  # a second copy in the same batch is a duplicate too
+                if runs and isinstance(item.handler, Batched) and runs[-1][0].handler is item.handler:
                     runs[-1].append(item)
                 else:
                     runs.append([item])
             for run in runs:
-                handler = run[0][2]
-                if isinstance(handler, Batched) and len(run) > 1:
-                    await self._apply_run(handler, run, conn)
+                first = run[0]
+                if isinstance(first.handler, Batched) and len(run) > 1:
+                    await self._apply_run(first.handler, run, conn)
                 else:
-                    inbound, record, _ = run[0]
-                    with self._span(record) as span:
-                        span.set_attribute("messaging.message.id", inbound.attributes.id)
+                    with self._span(first.record) as span:
+                        span.set_attribute("messaging.message.id", first.inbound.attributes.id)
                         span.set_attribute("messaging.batch.message_count", len(work))
-                        await handler(inbound, conn)
+                        await first.handler(first.inbound, conn)
                 applied += len(run)
         self.processed += applied
 
-    async def _apply_run(
-        self,
-        handler: Batched,
-        run: Sequence[tuple[InboundEvent[Event], ConsumerRecord[bytes, bytes], Handler]],
-        conn: asyncpg.Connection,
-    ) -> None:
+    async def _apply_run(self, handler: Batched, run: Sequence[_Work], conn: asyncpg.Connection) -> None:
         """One call of a batched handler; each record keeps its own `process` span (ended when
         the call returns), handed to the handler as the event's trace context."""
-        spans = [self._start_span(record) for _, record, _ in run]
+        spans = [self._start_span(w.record) for w in run]
         try:
             events = []
-            for (inbound, _, _), span in zip(run, spans, strict=True):
-                span.set_attribute("messaging.message.id", inbound.attributes.id)
+            for w, span in zip(run, spans, strict=True):
+                span.set_attribute("messaging.message.id", w.inbound.attributes.id)
                 span.set_attribute("messaging.batch.message_count", len(run))
-                events.append(dataclasses.replace(inbound, trace=trace.set_span_in_context(span)))
+                events.append(dataclasses.replace(w.inbound, trace=trace.set_span_in_context(span)))
             await handler.handle(events, conn)
         except BaseException as exc:
             for span in spans:

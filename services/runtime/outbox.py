@@ -1,6 +1,6 @@
 """The transactional outbox: `Outbox.enqueue` in the caller's transaction, `OutboxRelay` publishes.
 
-Design (style guide, "faststream-outbox design notes"): an event row is written on the same
+Design (docs/adr/0004-inbox-and-outbox.md): an event row is written on the same
 connection and in the same transaction as the state change it announces, so both commit or
 neither does. One relay per service holds a PostgreSQL session advisory lock and publishes rows
 in id order; the lock makes it the only publisher, so records of one key leave in the order they
