@@ -12,14 +12,14 @@ import html
 from typing import Any, Literal
 
 import asyncpg
-from fastapi import Depends, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import HTMLResponse
 
 from services.qa import service
 from services.qa.domain import Agency, Attestation, QaRejected, Slug
 from services.qa.repository import QaRepository
 from services.qa.settings import Settings
-from services.runtime.auth import Principal, http_guards
+from services.runtime.auth import HttpGuards, Principal, http_guards
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     CREATED,
@@ -75,11 +75,18 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
     install_problem_handlers(app)
     app.include_router(health_router(ready))
     guards = http_guards(settings)
+    app.include_router(admin_router(pool, guards))
+    app.include_router(register_router(pool, guards))
+    return app
+
+
+def admin_router(pool: asyncpg.Pool, guards: HttpGuards) -> APIRouter:
+    """The operator's agency register and the submission audit."""
+    router = APIRouter(tags=["admin"])
     operator = [Depends(guards.principal("operator"))]
     auditor = guards.principal("operator", "agency")
-    public = [Depends(guards.public)]
 
-    @app.put(
+    @router.put(
         "/admin/agencies/{agency_id}",
         dependencies=operator,
         status_code=200,
@@ -95,7 +102,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
         put_outcome(response, created=created, location=f"/admin/agencies/{agency_id}")
         return {"agency_id": agency_id, "created": created}
 
-    @app.get("/admin/agencies/{agency_id}", dependencies=operator)
+    @router.get("/admin/agencies/{agency_id}", dependencies=operator)
     async def get_agency(agency_id: str) -> dict[str, Any]:
         """The agency as registered, with its status (the public register shows the same)."""
         async with acquire(pool) as conn:
@@ -104,7 +111,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             raise Problem(404, "Not found", f"no agency {agency_id}", reason="agency_unknown")
         return agency_json(found)
 
-    @app.get("/admin/submissions")
+    @router.get("/admin/submissions")
     async def submissions(
         outcome: Literal["accepted", "rejected"] | None = None, caller: Principal = Depends(auditor)
     ) -> list[dict[str, Any]]:
@@ -113,12 +120,20 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             rows = await QaRepository(conn).list_audit(outcome=outcome, agency_id=caller.agency_id)
         return [{k: _json(v) for k, v in row.items()} for row in rows]
 
-    @app.get("/register/agencies", dependencies=public)
+    return router
+
+
+def register_router(pool: asyncpg.Pool, guards: HttpGuards) -> APIRouter:
+    """The public register: read-only, JSON (and one human page), rate-limited per client."""
+    router = APIRouter(tags=["register"])
+    public = [Depends(guards.public)]
+
+    @router.get("/register/agencies", dependencies=public)
     async def agencies() -> list[dict[str, Any]]:
         async with acquire(pool) as conn:
             return [agency_json(a) for a in await QaRepository(conn).list_agencies()]
 
-    @app.get("/register/agencies/{agency_id}", dependencies=public)
+    @router.get("/register/agencies/{agency_id}", dependencies=public)
     async def agency(agency_id: str) -> dict[str, Any]:
         async with acquire(pool) as conn:
             repo = QaRepository(conn)
@@ -130,7 +145,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             )
         return {**agency_json(found), "attestations": [attestation_json(a) for a in made]}
 
-    @app.get("/register/attestations", dependencies=public)
+    @router.get("/register/attestations", dependencies=public)
     async def attestations(
         issuer_id: str | None = None,
         achievement_id: str | None = None,
@@ -147,7 +162,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             )  # fmt: skip
         return [attestation_json(a) for a in found]
 
-    @app.get("/register/attestations/{attestation_id:path}", dependencies=public)
+    @router.get("/register/attestations/{attestation_id:path}", dependencies=public)
     async def attestation(attestation_id: str) -> dict[str, Any]:
         async with acquire(pool) as conn:
             repo = QaRepository(conn)
@@ -160,7 +175,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             "history": [{k: _json(v) for k, v in h.items()} for h in history],
         }
 
-    @app.get("/register/issuers/{issuer_id}", dependencies=public)
+    @router.get("/register/issuers/{issuer_id}", dependencies=public)
     async def issuer(issuer_id: str) -> dict[str, Any]:
         """An issuer as the QA register knows it: its micro-credentials and current attestations."""
         async with acquire(pool) as conn:
@@ -177,7 +192,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             "attestations": [attestation_json(a) for a in current],
         }
 
-    @app.get("/register/achievements/{achievement_id}", dependencies=public)
+    @router.get("/register/achievements/{achievement_id}", dependencies=public)
     async def achievement(achievement_id: str) -> dict[str, Any]:
         """A micro-credential and the current attestations that cover it: its own (programme
         level) and its issuer's (institutional)."""
@@ -194,7 +209,7 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             )
         return {**known[0], "attestations": [attestation_json(a) for a in own + institutional]}
 
-    @app.get("/register", response_class=HTMLResponse, dependencies=public)
+    @router.get("/register", response_class=HTMLResponse, dependencies=public)
     async def page() -> str:
         async with acquire(pool) as conn:
             repo = QaRepository(conn)
@@ -216,4 +231,4 @@ def create_http(settings: Settings, pool: asyncpg.Pool, ready: ReadinessCheck) -
             f"<th>decision</th><th>standard</th><th>valid until</th><th>report</th></tr>{rows}</table>"
         )
 
-    return app
+    return router

@@ -17,7 +17,7 @@ import uuid
 from typing import Annotated, Any, Literal, NotRequired
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Request, Response
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -26,7 +26,7 @@ from services.revocation.context import ContextFactory
 from services.revocation.domain import ChangeOutcome, ChangeRequest, Purpose
 from services.revocation.repository import Published, RevocationRepository
 from services.revocation.settings import Settings
-from services.runtime.auth import Principal, forbid_unless, http_guards, not_found_for
+from services.runtime.auth import HttpGuards, Principal, forbid_unless, http_guards, not_found_for
 from services.runtime.db import acquire, transaction
 from services.runtime.http import (
     Problem,
@@ -159,12 +159,19 @@ def create_http(
     install_problem_handlers(app)
     app.include_router(health_router(ready))
     guards = http_guards(settings)
-    admin = guards.principal("operator", "issuer")
+    app.include_router(lists_router(settings, pool, guards))
+    app.include_router(status_router(settings, pool, context, guards))
+    return app
+
+
+def lists_router(settings: Settings, pool: asyncpg.Pool, guards: HttpGuards) -> APIRouter:
+    """The published status list credentials: public, cached, conditional GETs."""
+    router = APIRouter(tags=["status lists"])
     # Published lists kept in memory for SERVED_CACHE_S: a GET (or a 304) needs no database
     # round trip; a re-published list is served at most that much later (well within any ttl).
     served: dict[tuple[str, str, int], tuple[float, Published]] = {}
 
-    @app.get(
+    @router.get(
         "/status-lists/{issuer_id}/{purpose}/{seq}",
         response_model=None,
         dependencies=[Depends(guards.public)],
@@ -199,6 +206,16 @@ def create_http(
             return Response(status_code=304, headers=headers)
         return Response(published.body, media_type=VC_MEDIA_TYPE, headers=headers)
 
+    return router
+
+
+def status_router(
+    settings: Settings, pool: asyncpg.Pool, context: ContextFactory, guards: HttpGuards
+) -> APIRouter:
+    """Status updates (VC-API shaped), a credential's status with its audit, an issuer's lists."""
+    router = APIRouter(tags=["status"])
+    admin = guards.principal("operator", "issuer")
+
     async def check_tenancy(caller: Principal, updates: list[StatusUpdate]) -> None:
         """Before anything is written: an issuer principal names only its own issuer and changes
         only its own issuer's credentials (an unknown credential is refused later, as 404)."""
@@ -222,7 +239,7 @@ def create_http(
                 fresh_ids=fresh_ids,
             )
 
-    @app.post("/credentials/status", openapi_extra=_body(_SINGLE))
+    @router.post("/credentials/status", openapi_extra=_body(_SINGLE))
     async def update_status(request: Request, caller: Principal = Depends(admin)) -> dict[str, Any]:
         update: StatusUpdate = await _parse(request, _SINGLE)
         await check_tenancy(caller, [update])
@@ -252,7 +269,7 @@ def create_http(
             )
         return {"credentialId": update["credentialId"], "results": [o.as_json() for o in outcomes]}
 
-    @app.post("/credentials/status/bulk", openapi_extra=_body(_BULK))
+    @router.post("/credentials/status/bulk", openapi_extra=_body(_BULK))
     async def bulk_update(request: Request, caller: Principal = Depends(admin)) -> dict[str, Any]:
         bulk: BulkUpdate = await _parse(request, _BULK)
         updates = bulk["updates"]
@@ -270,7 +287,7 @@ def create_http(
             "results": [o.as_json() for o in outcomes if o.outcome != "applied"],
         }
 
-    @app.get("/credentials/status/{credential_id:path}")
+    @router.get("/credentials/status/{credential_id:path}")
     async def credential_status(credential_id: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
         async with acquire(pool) as conn:
             repo = RevocationRepository(conn)
@@ -291,10 +308,10 @@ def create_http(
             }
         return {"credentialId": credential_id, "status": status, "audit": audit}
 
-    @app.get("/admin/issuers/{issuer_id}/status-lists")
+    @router.get("/admin/issuers/{issuer_id}/status-lists")
     async def issuer_lists(issuer_id: str, caller: Principal = Depends(admin)) -> list[dict[str, Any]]:
         not_found_for(caller, issuer_id, f"issuer {issuer_id}")
         async with acquire(pool) as conn:
             return [dict(r) for r in await RevocationRepository(conn).lists_of_issuer(issuer_id)]
 
-    return app
+    return router
