@@ -28,10 +28,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.e2e_assessment import percentile, send_results
+from contracts.ids import earned_id
 from contracts.topics import CREDENTIALS_ISSUED
 from deploy.cli.endpoints import Endpoints
 from deploy.local.runner import Stack
-from services.assessment.domain import earned_id
 
 ISSUER = "open-university"  # seeded by deploy/local/up, with a QA attestation covering it
 

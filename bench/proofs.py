@@ -29,17 +29,18 @@ from typing import Any
 
 import httpx
 
+from contracts.ids import credential_id
 from services.issuance.credential import build_credential
-from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec, credential_id
+from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec
 from services.issuance.fetch_guard import FetchPolicy
-from services.issuance.status import entry
 from services.issuance.verification import VerificationResult, check_status, http_fetcher, verify_credential
-from services.runtime.vc import jsonld, status
-from services.runtime.vc.fastld import term_quads
-from services.runtime.vc.jsonld import to_quads
-from services.runtime.vc.keys import Ed25519Signer, StaticKeyResolver, did_key_document, generate_seed
-from services.runtime.vc.proofs import JCS, RDFC, create_proof, verify_proof
-from services.runtime.vc.rdfc import canonicalize
+from vc import jsonld, status
+from vc.fastld import term_quads
+from vc.jsonld import to_quads
+from vc.keys import Ed25519Signer, StaticKeyResolver, did_key_document, generate_seed
+from vc.proofs import JCS, RDFC, create_proof, verify_proof
+from vc.rdfc import canonicalize
+from vc.status import status_entry as entry
 
 INTEROP = Path(__file__).resolve().parents[1] / "tests" / "interop"
 LIST_URL = "https://bench.example/status/1"

@@ -43,7 +43,7 @@ from deploy.local.runner import Stack
 from services.revocation import service
 from services.revocation.repository import RevocationRepository
 from services.revocation.service import RevocationContext
-from services.runtime.vc.status import decode_list
+from vc.status import decode_list
 
 
 class _NoEvents:

@@ -20,6 +20,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+# The id rules belong to the services; using their functions keeps the CLI from drifting.
+from contracts.ids import credential_id as derive_credential_id
+from contracts.ids import earned_id as derive_earned_id
 from contracts.topics import ACHIEVEMENTS_EARNED
 from contracts.v1.assessment import AchievementEarned, LearnerRef
 from deploy.cli.achievements import list_achievements
@@ -27,10 +30,6 @@ from deploy.cli.endpoints import Endpoints, service
 from deploy.cli.errors import UsageError
 from deploy.cli.streams import producer
 from deploy.tools.publish import publish_event
-
-# The id rules belong to the services; using their functions keeps the CLI from drifting.
-from services.assessment.domain import earned_id as derive_earned_id
-from services.issuance.domain import credential_id as derive_credential_id
 
 SOURCE = "urn:credstream:cli"
 CSV_COLUMNS = ("issuer_id", "achievement_id", "learner_id")

@@ -223,7 +223,7 @@ def demo(
         issued = [r for r in requests if r["state"] == "issued"]
         example = None
         if issued:
-            from services.issuance.domain import credential_id
+            from contracts.ids import credential_id
 
             example = credential_id(issued[0]["earned_id"]).removeprefix("urn:uuid:")
         links = await demo_links(cli.endpoints, DEMO_ISSUER, example)

@@ -42,10 +42,12 @@ from pathlib import Path
 
 import asyncpg
 
+from deploy.local import paths
+from deploy.local.paths import var_dir
 from services.runtime.kafka import KafkaAccess
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+ROOT = paths.ROOT
 KAFKA_VERSION = "4.1.1"
 PG_SYSTEM_USER = "credstream-pg"
 PG_SUPERUSER_PASSWORD = "postgres"  # local development only; compose and production set their own
@@ -106,7 +108,7 @@ class Stack:
             override = os.environ.get(f"CREDSTREAM_{name.upper()}_PORT")
             if override:
                 ports[name] = int(override)
-        var = Path(os.environ.get("CREDSTREAM_VAR_DIR", ROOT / "var")) / profile
+        var = var_dir(profile)
         stack = cls(profile=profile, ports=ports, var=var)
         if stack.state_file.exists():
             stack.pids = json.loads(stack.state_file.read_text()).get("pids", {})

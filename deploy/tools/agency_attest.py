@@ -14,7 +14,7 @@ from contracts.topics import QA_SUBMISSIONS
 from contracts.v1.qa import AttestationSubmitted
 from deploy.tools.publish import publish_event
 from services.runtime.kafka import KafkaAccess
-from services.runtime.vc import keys, multibase, proofs
+from vc import keys, multibase, proofs
 
 CONTEXT = ["https://www.w3.org/ns/credentials/v2", "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
            "https://credstream.dev/contexts/micro-credential/v1"]  # fmt: skip

@@ -50,7 +50,7 @@ from deploy.cli.simulator import AchievementRule, Plan, Send, plan
 from deploy.local import runner
 from deploy.tools.publish import event_record
 from services.runtime.kafka import KafkaAccess
-from services.runtime.vc.status import decode_list
+from vc.status import decode_list
 
 SERVICE_NAMES = tuple(spec.name for spec in runner.SERVICES)
 ISSUER = "open-university"

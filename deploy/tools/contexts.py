@@ -4,7 +4,7 @@
     python -m deploy.tools.contexts --check    # fetch again, verify, compare with the tree
 
 A context decides what every term of a credential means, so the bytes a signature covers depend on
-it: the document loader (`services/runtime/vc/jsonld.py`) serves only the files written here, from
+it: the document loader (`vc/jsonld.py`) serves only the files written here, from
 package data, and checks each against the SHA-256 in the generated `manifest.json` when it loads
 them. This script is the only way those files change, and it checks two pins for each: the npm
 tarball's `integrity` (what the registry published; verified before anything in it is used) and
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET = ROOT / "services" / "runtime" / "vc" / "contexts"
+TARGET = ROOT / "vc" / "contexts"
 CACHE = ROOT / ".cache" / "npm-contexts"
 MANIFEST = "manifest.json"
 
@@ -47,7 +47,7 @@ class Pin:
     integrity: str  # the npm tarball's Subresource Integrity value
     path: str  # the context inside the package
     sha256: str  # of the context file as written to `file`
-    file: str  # under services/runtime/vc/contexts/
+    file: str  # under vc/contexts/
     js_module: bool = False  # a CommonJS module exporting the context object
 
     @property

@@ -13,15 +13,10 @@ Policy (docs/assessment.md):
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from services.runtime.errors import DomainError
-
-# Namespace for earned ids (uuid5): the same learner + achievement + award always maps to the
-# same id, so the fact has one identity wherever it is re-derived.
-EARNED_NAMESPACE = uuid.UUID("6f1d9a2e-3c4b-5d6e-8f70-112233445566")
 
 
 class AssessmentError(DomainError):
@@ -94,9 +89,3 @@ def evidence(criteria: Criteria, results: list[Result]) -> list[Result] | None:
         passing.sort(key=lambda r: (-(r.score_scaled if r.score_scaled is not None else -2.0), r.occurred_at))
         chosen.append(passing[0])
     return chosen
-
-
-def earned_id(*, issuer_id: str, achievement_id: str, learner_id: str, award: int = 1) -> str:
-    """The deterministic id of one award of one achievement to one learner."""
-    name = "\x1f".join((issuer_id, achievement_id, learner_id, str(award)))
-    return f"urn:uuid:{uuid.uuid5(EARNED_NAMESPACE, name)}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from contracts.ids import earned_id
 from contracts.topics import ACHIEVEMENTS_EARNED
 from contracts.v1.assessment import (
     AchievementDefined,
@@ -17,7 +18,7 @@ from contracts.v1.assessment import (
     LearnerRef,
 )
 from services.assessment.adapters.common import Normalised
-from services.assessment.domain import Achievement, Criteria, Learner, Result, earned_id, evidence
+from services.assessment.domain import Achievement, Criteria, Learner, Result, evidence
 from services.runtime.outbox import EventOutbox
 
 

@@ -8,7 +8,6 @@ issuer's country come from the award and the issuer profile.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
@@ -151,11 +150,6 @@ def did_web(public_base_url: str, issuer_id: str) -> str:
     host = quote(parts.netloc, safe="")
     path = [segment for segment in parts.path.split("/") if segment]
     return ":".join(["did:web", host, *path, "issuers", issuer_id])
-
-
-def credential_id(earned_id: str) -> str:
-    """A credential id derived from the award, so a retried issue names the same credential."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'credstream:credential:' + earned_id)}"
 
 
 def identity_hash(identity: str, salt: str) -> str:

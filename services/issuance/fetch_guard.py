@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from services.runtime.vc.status import StatusError
+from vc.status import StatusError
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from contracts.ids import credential_id
 from contracts.topics import ACHIEVEMENT_DEFINITIONS, CREDENTIALS_ISSUED, STATUS_REQUESTS
 from contracts.v1.assessment import AchievementCriteria, AchievementDefined
 from contracts.v1.issuance import CredentialIssued
@@ -21,7 +22,6 @@ from services.issuance.domain import (
     IssuerProfile,
     MicroCredentialSpec,
     QualityAssuranceRef,
-    credential_id,
     did_web,
 )
 from services.issuance.keyring import Keyring
@@ -42,9 +42,9 @@ from services.issuance.status import (
 )
 from services.issuance.verification import issuer_id_of
 from services.runtime.outbox import EventOutbox
-from services.runtime.vc import keys, multibase
-from services.runtime.vc.keys import Ed25519Signer
-from services.runtime.vc.proofs import ProofError, create_proof
+from vc import keys, multibase
+from vc.keys import Ed25519Signer
+from vc.proofs import ProofError, create_proof
 
 
 class IssuanceStore(Protocol):

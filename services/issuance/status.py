@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 from contracts.topics import STATUS_INDEX_REQUESTS
 from contracts.v1.revocation import StatusIndexBlockRequested, StatusIndexBlockReserved
 from services.runtime.outbox import EventOutbox
+from vc.status import status_entry
 
 Purpose = Literal["revocation", "suspension"]
 PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
@@ -81,17 +82,6 @@ class StatusPolicy:
     block_size: int
     low_water: int
     gauge: FreeIndexGauge
-
-
-def entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
-    """One `BitstringStatusListEntry` (spec section 2.1); the index is a decimal string."""
-    return {
-        "id": f"{list_url}#{index}",
-        "type": "BitstringStatusListEntry",
-        "statusPurpose": purpose,
-        "statusListIndex": str(index),
-        "statusListCredential": list_url,
-    }
 
 
 async def request_block_if_low(
@@ -160,7 +150,7 @@ async def entries_for(
             outbox=outbox,
         )  # fmt: skip
     return {
-        c: [entry(held[c][p][0], held[c][p][1], p) for p in PURPOSES]
+        c: [status_entry(held[c][p][0], held[c][p][1], p) for p in PURPOSES]
         if all(p in held.get(c, {}) for p in PURPOSES)
         else None
         for c in credential_ids

@@ -6,7 +6,7 @@ is reported from issuance's QA view: `valid`, `expired`, `withdrawn` (a warning,
 the credential was issued while it was valid), `unknown`, or `none` (no external QA).
 
 Status (W3C Bitstring Status List): `check_status` runs the spec's validate algorithm for every
-`BitstringStatusListEntry` (services/runtime/vc/status.py): the list is fetched (cached within its
+`BitstringStatusListEntry` (vc/status.py): the list is fetched (cached within its
 `ttl`), its proof and issuer verified, and the bit read. A revoked or suspended credential does not
 verify; a list that cannot be fetched or verified, is too short, or an index out of range is an
 explicit error, never "valid".
@@ -25,9 +25,10 @@ import httpx
 from services.issuance.assurance import QaAttestation
 from services.issuance.fetch_guard import FetchPolicy
 from services.issuance.profile import SCHEMA_URL, validate_profile
-from services.runtime.vc import status
-from services.runtime.vc.keys import KeyResolver
-from services.runtime.vc.proofs import ProofError, verify_proof
+from vc import status
+from vc.dates import parse_datetime
+from vc.keys import KeyResolver
+from vc.proofs import ProofError, verify_proof
 
 _MAX_LIST_BYTES = 8 * 1024 * 1024
 
@@ -54,16 +55,6 @@ class VerificationResult:
             "errors": self.errors,
             **({"qualityAssurance": self.quality_assurance} if self.quality_assurance is not None else {}),
         }
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def issuer_id_of(document: dict[str, Any]) -> str | None:
@@ -101,7 +92,10 @@ def verify_credential(
 
     result.checks.append("validity")
     moment = now or datetime.now(UTC)
-    valid_from, valid_until = _parse_time(document.get("validFrom")), _parse_time(document.get("validUntil"))
+    valid_from, valid_until = (
+        parse_datetime(document.get("validFrom")),
+        parse_datetime(document.get("validUntil")),
+    )
     if "validFrom" in document and valid_from is None:
         result.fail("MALFORMED_CREDENTIAL", "validFrom is not a dateTime")
     elif valid_from is not None and valid_from > moment:

@@ -25,8 +25,8 @@ from services.qa.domain import (
     Scope,
     SubjectKind,
 )
-from services.runtime.vc.keys import StaticKeyResolver
-from services.runtime.vc.proofs import ProofError, verify_proof
+from vc.keys import StaticKeyResolver
+from vc.proofs import ProofError, verify_proof
 
 ACTIONS: tuple[Action, ...] = ("grant", "renew", "withdraw")
 DECISIONS: tuple[Decision, ...] = ("positive", "positive_with_conditions", "negative")

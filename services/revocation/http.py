@@ -34,7 +34,7 @@ from services.runtime.http import (
     health_router,
     install_problem_handlers,
 )
-from services.runtime.vc.status import Bitstring
+from vc.status import Bitstring
 
 SERVED_CACHE_S = 1.0
 

@@ -31,7 +31,7 @@ from services.revocation.domain import (
 )
 from services.revocation.repository import Entry, RevocationRepository, StatusList
 from services.runtime.outbox import EventOutbox
-from services.runtime.vc.status import (
+from vc.status import (
     ENTRY_TYPE,
     LIST_SUBJECT_TYPE,
     LIST_TYPE,

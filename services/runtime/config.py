@@ -99,6 +99,12 @@ class ServiceSettings(BaseSettings):
         default=1.0, description="Relay poll when no NOTIFY arrives (NOTIFY is the fast path)."
     )
     outbox_retention_s: float = 24 * 3600.0
+    inbox_retention_s: float = Field(
+        default=30 * 24 * 3600.0,
+        gt=0,
+        description="How long an inbox row (the memory that a record was processed) is kept. It "
+        "must outlive every redelivery of the record: longer than the topics' retention.",
+    )
     fault_injection: str | None = Field(
         default=None,
         description="Test-only crash points (e.g. `relay.before_publish`): the process kills "

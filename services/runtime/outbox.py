@@ -253,7 +253,7 @@ class OutboxRelay:
                     self._wake.clear()
                     sent = await self._publish(leader)
                     if loop.time() - last_cleanup > 60:
-                        await self._cleanup(leader)
+                        await self.prune(leader)
                         last_cleanup = loop.time()
                     if sent < self._settings.relay_batch_size:
                         with contextlib.suppress(TimeoutError):
@@ -315,8 +315,16 @@ class OutboxRelay:
         finally:
             otel_context.detach(token)
 
-    async def _cleanup(self, conn: asyncpg.Connection) -> None:
+    async def prune(self, conn: asyncpg.Connection) -> None:
+        """Published outbox rows past their retention, and inbox rows past theirs (the relay is
+        the one periodic job each service runs on its leader session). The inbox goes in chunks
+        through its `processed_at` index (runtime migration 0003): no long lock on a busy table."""
         await conn.execute(
             "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
             self._settings.outbox_retention_s,
+        )
+        await conn.execute(
+            "DELETE FROM inbox WHERE ctid = ANY(ARRAY(SELECT ctid FROM inbox "
+            "WHERE processed_at < now() - make_interval(secs => $1) LIMIT 10000))",
+            self._settings.inbox_retention_s,
         )

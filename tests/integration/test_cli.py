@@ -193,7 +193,7 @@ async def test_tail_prints_events_with_their_cloudevents_attributes(
 
 
 def _earned_id(scenario: IssuerScenario, learner_id: str) -> str:
-    from services.assessment.domain import earned_id
+    from contracts.ids import earned_id
 
     return earned_id(
         issuer_id=scenario.issuer_id, achievement_id=scenario.achievement_id, learner_id=learner_id

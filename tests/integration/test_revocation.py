@@ -17,19 +17,19 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from contracts.ids import credential_id
 from contracts.topics import ACHIEVEMENTS_EARNED, CREDENTIAL_STATUS, CREDENTIALS_ISSUED, STATUS_REQUESTS
 from contracts.v1.revocation import CredentialStatusChangeRequested
 from deploy.local.runner import Stack
 from deploy.tools.publish import publish_event
 from services.issuance.app import create_app as create_issuance
-from services.issuance.domain import credential_id
 from services.runtime.process import ServiceHost
-from services.runtime.vc.status import MIN_ENTRIES, Bitstring, decode_list
 from tests.fixtures.interop import decode_status_list, verify_with_digitalbazaar
 from tests.fixtures.issuance import ADMIN, IssuerScenario, issuance_settings
 from tests.fixtures.process import free_port
 from tests.fixtures.revocation import REVOCATION_ADMIN, set_status
 from tests.fixtures.waiting import eventually
+from vc.status import MIN_ENTRIES, Bitstring, decode_list
 
 pytestmark = pytest.mark.integration
 ASSESSMENT = "urn:test:assessment"

@@ -29,11 +29,11 @@ from services.revocation import service as revocation_service
 from services.revocation.repository import RevocationRepository
 from services.revocation.service import RevocationContext
 from services.runtime.process import ServiceHost
-from services.runtime.vc.status import decode_list
 from tests.fixtures.fakes import RecordingOutbox
 from tests.fixtures.issuance import IssuerScenario, issuance_settings
 from tests.fixtures.process import ServiceProcess, free_port
 from tests.fixtures.waiting import eventually
+from vc.status import decode_list
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -24,10 +24,10 @@ from services.issuance.keyring import Keyring, KeyringError
 from services.issuance.rekey import rekey
 from services.issuance.settings import Settings
 from services.runtime.process import ServiceHost
-from services.runtime.vc.multibase import encode_secret_key
 from tests.fixtures.issuance import ADMIN, IssuerScenario, issuance_settings
 from tests.fixtures.process import ServiceProcess
 from tests.fixtures.waiting import eventually
+from vc.multibase import encode_secret_key
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("revocation")]
 

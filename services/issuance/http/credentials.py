@@ -30,8 +30,8 @@ from services.issuance.verification import (
 from services.runtime.auth import HttpGuards, Principal, forbid_unless, not_found_for
 from services.runtime.db import acquire, transaction
 from services.runtime.http import PROBLEM_JSON, Problem
-from services.runtime.vc.keys import StaticKeyResolver
-from services.runtime.vc.status import ListCache
+from vc.keys import StaticKeyResolver
+from vc.status import ListCache
 
 
 class IssueRequest(BaseModel):

@@ -13,7 +13,7 @@ from services.issuance.repository import IssuanceRepository
 from services.runtime.auth import HttpGuards
 from services.runtime.db import acquire
 from services.runtime.http import Problem
-from services.runtime.vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
+from vc.jsonld import CREDSTREAM_CONTEXT_URL, context_document
 
 
 def documents_router(pool: asyncpg.Pool, guards: HttpGuards) -> APIRouter:

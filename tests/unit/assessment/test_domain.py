@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.assessment.domain import Criteria, Result, earned_id, evidence, passes
+from contracts.ids import earned_id
+from services.assessment.domain import Criteria, Result, evidence, passes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

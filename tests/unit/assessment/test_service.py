@@ -9,6 +9,7 @@ from typing import Literal
 
 import pytest
 
+from contracts.ids import earned_id
 from contracts.topics import ACHIEVEMENTS_EARNED
 from contracts.v1.assessment import (
     AchievementCriteria,
@@ -18,7 +19,6 @@ from contracts.v1.assessment import (
     Score,
 )
 from services.assessment import service
-from services.assessment.domain import earned_id
 from services.assessment.service import Submission
 from tests.fixtures.fakes import FakeAssessmentStore, RecordingOutbox
 

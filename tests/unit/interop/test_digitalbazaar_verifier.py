@@ -376,13 +376,13 @@ def test_cli_output_and_exit_status(tmp_path: Path) -> None:
         assert refused.stdout == ""
 
 
-# --- credstream's own proofs (services.runtime.vc) in both cryptosuites
+# --- credstream's own proofs (vc) in both cryptosuites
 
 
 def test_our_proofs_on_an_open_badge_verify_in_both_cryptosuites() -> None:
-    from services.runtime.vc import multibase
-    from services.runtime.vc.keys import Ed25519Signer
-    from services.runtime.vc.proofs import JCS, RDFC, create_proof
+    from vc import multibase
+    from vc.keys import Ed25519Signer
+    from vc.proofs import JCS, RDFC, create_proof
 
     seed = multibase.decode_secret_key(KEY_PAIR["privateKeyMultibase"])
     signer = Ed25519Signer(f"{DID_KEY}#{PUBLIC_KEY}", seed)
@@ -412,7 +412,7 @@ def status_entry(list_url: str, purpose: str, index: int) -> dict[str, str]:
 def signed_status_list(
     list_url: str, issuer: str, verification_method: str, purpose: str, set_bits: tuple[int, ...] = ()
 ) -> dict[str, Any]:
-    from services.runtime.vc.status import Bitstring
+    from vc.status import Bitstring
 
     bits = Bitstring(131072)
     for index in set_bits:

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from services.runtime.vc.fastld import term_quads
-from services.runtime.vc.keys import Ed25519Signer, did_key_document
-from services.runtime.vc.proofs import create_proof
 from tests.fixtures.interop import verify_with_digitalbazaar
 from tests.unit.vc import vectors
 from tests.unit.vc.credential_strategies import I_JSON_NUMBERS, INTEROP_TEXT, credentials
+from vc.fastld import term_quads
+from vc.keys import Ed25519Signer, did_key_document
+from vc.proofs import create_proof
 
 SEED = bytes(range(100, 132))
 _KEY = Ed25519Signer("x", SEED)

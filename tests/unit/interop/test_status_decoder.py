@@ -1,4 +1,4 @@
-"""Our Bitstring Status List encoding (services.runtime.vc.status) read back by an independent
+"""Our Bitstring Status List encoding (vc.status) read back by an independent
 decoder: Digital Bazaar's `decodeList` from @digitalbazaar/vc-bitstring-status-list, run through
 `tests/interop/verify.mjs --decode-list`. Bit order (index 0 = most significant bit of the first
 byte), GZIP and Multibase base64url must agree, or a revoked credential would read as valid (or the
@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from services.runtime.vc.status import Bitstring
 from tests.fixtures.interop import VERIFY_MJS, decode_status_list, ensure_interop_modules
+from vc.status import Bitstring
 
 LIST_URL = "https://issuer.credstream.test/status-lists/acme/revocation/1"
 

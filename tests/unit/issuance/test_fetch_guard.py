@@ -14,8 +14,8 @@ import pytest
 
 from services.issuance.fetch_guard import FetchPolicy, FetchRefused, address_refusal, guarded_client
 from services.issuance.verification import VerificationResult, check_status, http_fetcher
-from services.runtime.vc.keys import StaticKeyResolver
-from services.runtime.vc.status import ListCache, StatusError
+from vc.keys import StaticKeyResolver
+from vc.status import ListCache, StatusError
 
 LIST = {"id": "list", "type": ["VerifiableCredential", "BitstringStatusListCredential"]}
 

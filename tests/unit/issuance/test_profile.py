@@ -12,8 +12,8 @@ from services.issuance.assurance import unassured
 from services.issuance.credential import build_credential
 from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec
 from services.issuance.profile import claims_profile, validate_profile
-from services.issuance.status import entry
 from tests.fixtures.issuance import IssuerScenario
+from vc.status import status_entry as entry
 
 SCENARIO = IssuerScenario()
 SPEC = MicroCredentialSpec.model_validate(SCENARIO.achievement())

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from contracts.ids import credential_id
 from contracts.topics import (
     ACHIEVEMENT_DEFINITIONS,
     CREDENTIALS_ISSUED,
@@ -21,14 +22,14 @@ from contracts.topics import (
 )
 from services.issuance import service
 from services.issuance.assurance import QaAttestation
-from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec, credential_id
+from services.issuance.domain import Award, IssuerProfile, Learner, MicroCredentialSpec
 from services.issuance.keyring import Keyring
 from services.issuance.service import IssuanceContext
 from services.issuance.status import WAITING_FOR_INDEXES, FreeIndexGauge, StatusPolicy
-from services.runtime.vc.keys import StaticKeyResolver
-from services.runtime.vc.proofs import verify_proof
 from tests.fixtures.fakes import FakeIssuanceStore, FakeStatusPool, RecordingOutbox
 from tests.fixtures.issuance import IssuerScenario
+from vc.keys import StaticKeyResolver
+from vc.proofs import verify_proof
 
 BASE = "https://credstream.test"
 KEYRING = Keyring("kek-1", base64.urlsafe_b64encode(bytes(range(32))).decode())

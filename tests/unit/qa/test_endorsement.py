@@ -11,7 +11,7 @@ import pytest
 from deploy.tools.agency_attest import endorsement
 from services.qa.domain import Agency, QaRejected, Remit, Scope, check_no_wider, check_remit, check_validity
 from services.qa.endorsement import read_claim, verify_signature
-from services.runtime.vc import keys, multibase, proofs
+from vc import keys, multibase, proofs
 
 SEED = bytes(range(32))
 SECRET = multibase.encode_secret_key(SEED)

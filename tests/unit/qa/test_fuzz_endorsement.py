@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from services.qa.domain import Agency, QaRejected
 from services.qa.endorsement import verify_signature
-from services.runtime.vc.jsonld import DEFAULT_DOCUMENT_LIMITS
 from tests.fixtures.fuzz import budget
 from tests.fixtures.qa import AgencyScenario
+from vc.jsonld import DEFAULT_DOCUMENT_LIMITS
 
 AGENCY = AgencyScenario()
 REGISTERED = Agency(**AGENCY.registration())

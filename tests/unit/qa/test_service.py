@@ -14,8 +14,8 @@ from contracts.v1.qa import AttestationSubmitted
 from deploy.tools.agency_attest import endorsement
 from services.qa import service
 from services.qa.domain import Agency, QaRejected, Remit
-from services.runtime.vc import keys, multibase
 from tests.fixtures.fakes import FakeQaStore, RecordingOutbox
+from vc import keys, multibase
 
 ISSUER = "urn:credstream:issuer:uni-1"
 

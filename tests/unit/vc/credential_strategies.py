@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from contracts.ids import credential_id
 from services.issuance.credential import build_credential
 from services.issuance.domain import (
     Award,
@@ -20,9 +21,8 @@ from services.issuance.domain import (
     LearningOutcome,
     MicroCredentialSpec,
     QualityAssuranceRef,
-    credential_id,
 )
-from services.issuance.status import entry
+from vc.status import status_entry as entry
 
 # Text without the characters whose canonical escaping RDFC-1.0 changed from URDNA2015 (C0 and
 # C1 controls other than TAB, LF, CR, then DEL and the non-characters U+FFFE/U+FFFF): pyld writes

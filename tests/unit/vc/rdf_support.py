@@ -8,9 +8,9 @@ from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
 
-from services.runtime.vc.jsonld import default_store
-from services.runtime.vc.rdf import BlankNode, Object, Quad, serialize_nquads
 from tests.unit.vc.vectors import EXAMPLES_CONTEXT, EXAMPLES_CONTEXT_URL
+from vc.jsonld import default_store
+from vc.rdf import BlankNode, Object, Quad, serialize_nquads
 
 HERE = Path(__file__).parent
 RDFC10 = HERE / "rdfc10"

@@ -1,4 +1,4 @@
-"""The canonical lexical form of xsd:double (services/runtime/vc/jsonld.py `canonical_double`)."""
+"""The canonical lexical form of xsd:double (vc/jsonld.py `canonical_double`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.runtime.vc.jsonld import canonical_double
+from vc.jsonld import canonical_double
 
 
 def test_an_exact_tie_rounds_up_as_javascript_does() -> None:

@@ -13,14 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pyld import jsonld  # type: ignore[import-untyped]
 
-from services.runtime.vc import fastld, multibase
-from services.runtime.vc.fastld import Unsupported, canonical_document, term_quads
-from services.runtime.vc.jsonld import ContextStore, JsonLdSafeModeError, default_store, to_quads
-from services.runtime.vc.keys import Ed25519Signer, StaticKeyResolver, did_key_document
-from services.runtime.vc.proofs import RDFC, create_proof, verify_proof
-from services.runtime.vc.rdfc import canonicalize, canonicalize_terms
 from tests.unit.vc import vectors
 from tests.unit.vc.credential_strategies import URDNA2015_TEXT, credentials
+from vc import fastld, multibase
+from vc.fastld import Unsupported, canonical_document, term_quads
+from vc.jsonld import ContextStore, JsonLdSafeModeError, default_store, to_quads
+from vc.keys import Ed25519Signer, StaticKeyResolver, did_key_document
+from vc.proofs import RDFC, create_proof, verify_proof
+from vc.rdfc import canonicalize, canonicalize_terms
 
 SEED = bytes(range(32))
 _KEY = Ed25519Signer("x", SEED)

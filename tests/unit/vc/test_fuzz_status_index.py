@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.runtime.vc.status import MAX_INDEX, parse_index
 from tests.fixtures.fuzz import HOSTILE_INDEXES
+from vc.status import MAX_INDEX, parse_index
 
 
 @given(raw=st.one_of(st.text(max_size=30), st.integers().map(str), st.none(), st.integers(), HOSTILE_INDEXES))

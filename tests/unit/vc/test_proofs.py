@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from services.runtime.vc import multibase
-from services.runtime.vc.jsonld import ContextStore, default_store
-from services.runtime.vc.keys import Ed25519Signer, StaticKeyResolver, generate_seed
-from services.runtime.vc.proofs import JCS, RDFC, ProofError, create_proof, verify_proof
 from tests.unit.vc import vectors
+from vc import multibase
+from vc.jsonld import ContextStore, default_store
+from vc.keys import Ed25519Signer, StaticKeyResolver, generate_seed
+from vc.proofs import JCS, RDFC, ProofError, create_proof, verify_proof
 
 CREATED = datetime(2023, 2, 24, 23, 36, 38, tzinfo=UTC)
 

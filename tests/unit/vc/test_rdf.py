@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyld import jsonld  # type: ignore[import-untyped]
 
-from services.runtime.vc.rdf import (
+from vc.rdf import (
     IRI,
     RDF_LANGSTRING,
     XSD_STRING,

@@ -11,16 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.runtime.vc.rdf import IRI, XSD_STRING, BlankNode, Literal, Quad, from_pyld_dataset, parse_nquads
-from services.runtime.vc.rdfc import (
+from tests.unit.vc.rdf_support import RDFC10, pyld_dataset, pyld_urdna2015, relabelled
+from tests.unit.vc.vectors import OB_DIR, W3C_DIR, ob_signed, read_text, w3c_rdfc_signed
+from vc.rdf import IRI, XSD_STRING, BlankNode, Literal, Quad, from_pyld_dataset, parse_nquads
+from vc.rdfc import (
     CanonicalizationLimitError,
     CanonLimits,
     canonical_labels,
     canonical_quads,
     canonicalize,
 )
-from tests.unit.vc.rdf_support import RDFC10, pyld_dataset, pyld_urdna2015, relabelled
-from tests.unit.vc.vectors import OB_DIR, W3C_DIR, ob_signed, read_text, w3c_rdfc_signed
 
 # --- known answers: W3C vc-di-eddsa and 1EdTech Open Badges 3.0 (see tests/vectors/README.md) ----
 

@@ -7,15 +7,15 @@ from typing import Any
 
 import pytest
 
-from services.runtime.vc.rdf import parse_nquads
-from services.runtime.vc.rdfc import (
+from tests.unit.vc.rdf_support import RDFC10, relabelled
+from tests.unit.vc.vectors import read_text
+from vc.rdf import parse_nquads
+from vc.rdfc import (
     CanonicalizationLimitError,
     HashAlgorithm,
     canonical_labels,
     canonicalize,
 )
-from tests.unit.vc.rdf_support import RDFC10, relabelled
-from tests.unit.vc.vectors import read_text
 
 _MANIFEST: list[dict[str, Any]] = json.loads(read_text(RDFC10 / "manifest.json"))["entries"]
 _ALGORITHMS: dict[str, HashAlgorithm] = {"SHA256": "sha256", "SHA384": "sha384"}

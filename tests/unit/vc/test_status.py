@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.runtime.vc import status
-from services.runtime.vc.status import (
+from vc import status
+from vc.status import (
     MIN_ENTRIES,
     Bitstring,
     ListCache,

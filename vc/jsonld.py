@@ -38,7 +38,7 @@ from pyld.context_resolver import ContextResolver  # type: ignore[import-untyped
 from pyld.identifier_issuer import IdentifierIssuer  # type: ignore[import-untyped]
 from pyld.jsonld import LRUCache  # type: ignore[import-untyped]
 
-from services.runtime.vc.rdf import Quad, from_pyld_dataset
+from vc.rdf import Quad, from_pyld_dataset
 
 
 def canonical_double(value: float) -> str:
@@ -132,7 +132,7 @@ class ContextStore:
 
 
 def _read(name: str) -> bytes:
-    return resources.files("services.runtime.vc").joinpath("contexts").joinpath(name).read_bytes()
+    return resources.files("vc").joinpath("contexts").joinpath(name).read_bytes()
 
 
 @cache

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.runtime.vc import jcs, multibase
-from services.runtime.vc.fastld import canonical_document
-from services.runtime.vc.jsonld import ContextStore, JsonLdLimitError, JsonLdSafeModeError, default_store
-from services.runtime.vc.keys import Ed25519Signer, KeyResolutionError, KeyResolver, verify_signature
-from services.runtime.vc.rdfc import DEFAULT_LIMITS, CanonicalizationLimitError, CanonLimits
+from vc import jcs, multibase
+from vc.fastld import canonical_document
+from vc.jsonld import ContextStore, JsonLdLimitError, JsonLdSafeModeError, default_store
+from vc.keys import Ed25519Signer, KeyResolutionError, KeyResolver, verify_signature
+from vc.rdfc import DEFAULT_LIMITS, CanonicalizationLimitError, CanonLimits
 
 RDFC = "eddsa-rdfc-2022"
 JCS = "eddsa-jcs-2022"

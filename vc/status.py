@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from vc.dates import parse_datetime
+
 MIN_ENTRIES = 131_072
 """The spec's minimum list length (16 KiB of bits) for group privacy."""
 MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024
@@ -137,6 +139,19 @@ MAX_INDEX = 2**31 - 1
 _INDEX = re.compile(r"0|[1-9][0-9]{0,9}")
 
 
+def status_entry(list_url: str, index: int, purpose: str) -> dict[str, Any]:
+    """One `BitstringStatusListEntry` (Bitstring Status List v1.0, section 2.1): the index a
+    decimal string, the entry's id the list URL with the index as fragment. `parse_index` and
+    `entries_of` read what this writes."""
+    return {
+        "id": f"{list_url}#{index}",
+        "type": ENTRY_TYPE,
+        "statusPurpose": purpose,
+        "statusListIndex": str(index),
+        "statusListCredential": list_url,
+    }
+
+
 def parse_index(raw: Any) -> int | None:
     """A `statusListIndex` as a number, or None unless it is a canonical decimal string (ASCII
     digits, no leading zero) of at most `MAX_INDEX`. `str.isdigit` alone admits digits `int`
@@ -153,16 +168,6 @@ def entries_of(credential: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     items = status if isinstance(status, list) else [status]
     return [item if isinstance(item, dict) else {"type": None} for item in items]
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def check_status(
@@ -204,8 +209,8 @@ async def check_status(
         )
     moment = now or datetime.now(UTC)
     valid_from, valid_until = (
-        _time(list_credential.get("validFrom")),
-        _time(list_credential.get("validUntil")),
+        parse_datetime(list_credential.get("validFrom")),
+        parse_datetime(list_credential.get("validUntil")),
     )
     if (valid_from is not None and valid_from > moment) or (valid_until is not None and valid_until < moment):
         raise StatusError(

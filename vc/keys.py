@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from services.runtime.vc import multibase
+from vc import multibase
 
 MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 DID_CONTEXT = "https://www.w3.org/ns/did/v1"

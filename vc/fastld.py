@@ -34,7 +34,7 @@ from typing import Any
 
 from pyld import jsonld  # type: ignore[import-untyped]
 
-from services.runtime.vc.jsonld import (
+from vc.jsonld import (
     ISSUER_DEPENDENT,
     ContextStore,
     canonical_double,
@@ -44,8 +44,8 @@ from services.runtime.vc.jsonld import (
     default_store,
     to_quads,
 )
-from services.runtime.vc.rdf import escape_literal, iri_nquads
-from services.runtime.vc.rdfc import DEFAULT_LIMITS, CanonLimits, TermQuad, canonicalize, canonicalize_terms
+from vc.rdf import escape_literal, iri_nquads
+from vc.rdfc import DEFAULT_LIMITS, CanonLimits, TermQuad, canonicalize, canonicalize_terms
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 XSD_STRING, XSD_BOOLEAN = f"{XSD}string", f"{XSD}boolean"

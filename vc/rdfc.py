@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from itertools import permutations
 from typing import Literal as TypingLiteral
 
-from services.runtime.vc.rdf import IRI, BlankNode, Quad, iri_nquads, literal_nquads
+from vc.rdf import IRI, BlankNode, Quad, iri_nquads, literal_nquads
 
 HashAlgorithm = TypingLiteral["sha256", "sha384"]
 
