@@ -150,6 +150,11 @@ async def _json_body(request: Request, media_types: tuple[str, ...]) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _invalid("malformed_json", f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        # Python's JSON decoder recurses per nesting level; a body nested deeper than the
+        # interpreter's limit (about 1,000 levels) is the client's error, never a 500. No LMS
+        # payload (xAPI, Caliper, LTI) nests anywhere near that.
+        raise _invalid("malformed_json", "the body is nested too deeply to be read as JSON") from None
 
 
 def _adapt(what: str, adapt: Callable[[], Any]) -> Any:

@@ -230,6 +230,32 @@ async def test_invalid_payloads_get_400_with_the_reason_and_nothing_is_stored(
 
 
 @pytest.mark.parametrize(
+    ("path", "params", "headers", "content_type"),
+    [
+        ("/xapi/statements", {}, XAPI_HEADERS, "application/json"),
+        ("/caliper", {}, {}, "application/json"),
+        ("/lti/scores", {"lineitem": "https://lms.test/lineitems/1"}, {}, LTI_SCORE),
+    ],
+    ids=["xapi", "caliper", "lti"],
+)
+async def test_deeply_nested_json_is_a_400_not_a_500(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], headers: dict[str, str], content_type: str
+) -> None:
+    """A 100,000-deep array and a 5,000-deep object (under the 1 MiB bound) once raised
+    RecursionError in the body's JSON decoding: 500 text/plain."""
+    deep_array = b"[" * 100_000 + b"]" * 100_000
+    deep_object = b'{"a":' * 5_000 + b"1" + b"}" * 5_000
+    for body in (deep_array, deep_object):
+        response = await client.post(
+            path, params=params, content=body,
+            headers={**auth(WORLD.lms), **headers, "Content-Type": content_type},
+        )  # fmt: skip
+        problem = assert_problem(response, 400, "malformed_json")
+        assert "nested too deeply" in problem["detail"]
+    assert (await client.get("/health/ready")).status_code == 200
+
+
+@pytest.mark.parametrize(
     ("path", "params", "headers"),
     [
         ("/xapi/statements", {}, XAPI_HEADERS),
