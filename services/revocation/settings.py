@@ -42,3 +42,8 @@ class Settings(ServiceSettings):
         "may only have status list credentials signed); the local runner generates it.",
     )
     bulk_limit: int = Field(default=100_000, description="Most status changes accepted in one HTTP request.")
+    http_max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body: a bulk request of `bulk_limit` changes is about 15 MB.",
+    )

@@ -45,6 +45,12 @@ class ServiceSettings(BaseSettings):
     http_principals: str | None = Field(
         default=None, description="The same JSON inline; overrides `http_principals_file`."
     )
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body any endpoint reads; a larger one is a 413 before the route "
+        "sees it (public endpoints included).",
+    )
     public_rate_per_s: float = Field(
         default=100.0,
         description="Requests a second per client address on the public endpoints (token bucket); "

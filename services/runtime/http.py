@@ -99,6 +99,61 @@ def put_outcome(response: Response, *, created: bool, location: str) -> None:
         response.headers["Location"] = location
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` is refused with 413 problem+json before
+    the app reads it. A declared `Content-Length` is checked up front; a body without one
+    (chunked) is read up to the bound and then handed to the app, or refused the moment it
+    passes the bound, so no route ever holds more than `max_bytes` of a client's body."""
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._refuse(send, declared.decode("latin-1")[:20])
+                return
+            await self.app(scope, receive, send)
+            return
+        if b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._refuse(send, f"more than {size}")
+                return
+            if not message.get("more_body", False):
+                break
+        body, sent = b"".join(chunks), False
+
+        async def replay() -> Any:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Any, size: str) -> None:
+        detail = f"the body ({size} bytes) is over this service's {self.max_bytes} bytes"
+        response = problem_response(413, "Payload too large", detail, reason="payload_too_large")
+        await send({"type": "http.response.start", "status": 413, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Every error a service's HTTP API returns is problem+json with a precise detail."""
 

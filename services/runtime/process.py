@@ -21,6 +21,7 @@ from faststream.kafka import KafkaBroker
 from services.runtime.config import ServiceSettings
 from services.runtime.db import acquire, create_pool
 from services.runtime.dead_letter import DeadLetterPublisher
+from services.runtime.http import BodyLimit
 from services.runtime.kafka import create_producer
 from services.runtime.messaging import ConsumerPipeline, make_broker
 from services.runtime.migrate import RUNTIME_MIGRATIONS, migrate
@@ -70,7 +71,7 @@ class ServiceHost:
             self._tasks.append(asyncio.create_task(run(), name=name))
         if serve_http and self.http is not None:
             config = uvicorn.Config(
-                self.http,
+                BodyLimit(self.http, self.settings.http_max_body_bytes),
                 host=self.settings.http_host,
                 port=self.settings.http_port,
                 log_config=None,
