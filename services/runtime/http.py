@@ -169,7 +169,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(exc.status_code, str(exc.detail), str(exc.detail))
+        # Keep the exception's headers: a 405 names the allowed methods (RFC 9110 s15.5.6).
+        return problem_response(
+            exc.status_code, str(exc.detail), str(exc.detail), headers=dict(exc.headers or {})
+        )
 
     async def on_unstorable_text(_: Request, exc: Exception) -> JSONResponse:
         # PostgreSQL text cannot hold NUL (and the server refuses invalid code points); such a

@@ -368,7 +368,7 @@ def _cases(issuance_port: int) -> dict[tuple[str, str, str], Case]:
             403,
             right_status=(201,),
         ),
-        ("issuance", "GET", "/credentials/{credential_uuid}"): Case(
+        ("issuance", "GET", "/credentials/{credential_uuid:credential_uuid}"): Case(
             lambda t: Call("GET", f"/credentials/{_cred_uuid(t)}"), 404
         ),
         # revocation

@@ -125,3 +125,14 @@ async def test_precise_problems(stack: Stack, issuance: ServiceHost) -> None:
         assert refused.status_code == 422 and "favouriteColour" in refused.json()["detail"], refused.text
         missing = await client.get(f"/issuers/{scenario.issuer_id}-nope/did.json")
         assert missing.status_code == 404
+
+
+async def test_get_on_the_verify_endpoint_is_a_405_naming_post(stack: Stack, issuance: ServiceHost) -> None:
+    """`/credentials/{uuid}` once shadowed `GET /credentials/verify` (401 for want of a token)."""
+    base_url = f"http://127.0.0.1:{stack.ports['issuance']}"
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        response = await client.get("/credentials/verify")
+        not_a_uuid = await client.get("/credentials/not-a-uuid", headers=ADMIN)
+    assert response.status_code == 405 and response.headers["allow"] == "POST", response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert not_a_uuid.status_code == 404

@@ -11,6 +11,7 @@ import httpx
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from services.issuance import service
 from services.issuance.context import ContextFactory
@@ -32,6 +33,21 @@ from services.runtime.db import acquire, transaction
 from services.runtime.http import PROBLEM_JSON, Problem
 from vc.keys import StaticKeyResolver
 from vc.status import ListCache
+
+
+class _CredentialId(Convertor[str]):
+    """A path segment that is a credential id: a UUID, bare or as `urn:uuid:`."""
+
+    regex = "(?:urn:uuid:)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("credential_uuid", _CredentialId())
 
 
 class IssueRequest(BaseModel):
@@ -87,7 +103,9 @@ def credentials_router(
                 raise problem_of(error) from error
         return {"verifiableCredential": signed}
 
-    @router.get("/credentials/{credential_uuid}")
+    # Only a credential id in the path (a UUID, bare or as `urn:uuid:`): `GET /credentials/verify`
+    # must not be read as one (it was, and answered 401); it gets the POST route's 405 instead.
+    @router.get("/credentials/{credential_uuid:credential_uuid}")
     async def get_credential(credential_uuid: str, caller: Principal = Depends(admin)) -> dict[str, Any]:
         credential_id = (
             credential_uuid if credential_uuid.startswith("urn:") else f"urn:uuid:{credential_uuid}"
