@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from contracts.topics import CREDENTIAL_STATUS, STATUS_INDEX_BLOCKS
 from contracts.v1.revocation import CredentialStatusChanged, StatusIndexBlockReserved
@@ -29,7 +29,7 @@ from services.revocation.domain import (
     list_id,
     list_url,
 )
-from services.revocation.repository import Entry, RevocationRepository, StatusList
+from services.revocation.repository import Entry, EntryTarget, StatusList
 from services.runtime.outbox import EventOutbox
 from vc.status import (
     ENTRY_TYPE,
@@ -39,6 +39,33 @@ from vc.status import (
     entries_of,
     parse_index,
 )
+
+
+class RevocationStore(Protocol):
+    """What the use cases read and write: the status lists with their reserved and set bits,
+    index blocks, credentials' entries, the audit and the changes parked for unknown credentials
+    (services/revocation/repository.py; the unit tests' in-memory fake)."""
+
+    async def notify_lists_dirty(self) -> None: ...
+    async def newest_list_for_update(self, issuer_id: str, purpose: str) -> StatusList | None: ...
+    async def open_list(
+        self, *, list_id: str, issuer_id: str, issuer_did: str, purpose: str, seq: int, length: int, url: str
+    ) -> None: ...
+    async def block_for_request(self, request_id: str) -> tuple[str, str] | None: ...
+    async def indexes_of_block(self, block_id: str) -> list[int]: ...
+    async def record_reservation(
+        self, *, block_id: str, request_id: str, list_id: str, indexes: Sequence[int], reserved: bytes
+    ) -> None: ...
+    async def entry_targets(self, named: Sequence[tuple[str, int]]) -> dict[tuple[str, int], EntryTarget]: ...
+    async def lists_for_update(self, list_ids: Iterable[str]) -> dict[str, StatusList]: ...
+    async def store_bits(self, lists: Iterable[StatusList]) -> None: ...
+    async def insert_entries(self, entries: Sequence[Entry]) -> None: ...
+    async def entries_of(self, credential_ids: Iterable[str]) -> dict[tuple[str, str], Entry]: ...
+    async def audited(self, request_ids: Iterable[str]) -> dict[str, Any]: ...
+    async def append_audit(self, rows: Sequence[AuditRow]) -> None: ...
+    async def park(self, request: ChangeRequest, payload: dict[str, Any]) -> None: ...
+    async def take_pending(self, credential_ids: Sequence[str]) -> list[dict[str, Any]]: ...
+
 
 VC_V2 = "https://www.w3.org/ns/credentials/v2"
 _rng = random.SystemRandom()
@@ -82,7 +109,7 @@ async def reserve_block(
     issuer_did: str,
     purpose: Purpose,
     size: int,
-    repo: RevocationRepository,
+    repo: RevocationStore,
     ctx: RevocationContext,
     now: datetime | None = None,
 ) -> StatusIndexBlockReserved:
@@ -172,7 +199,7 @@ class _NamedEntry:
 
 
 async def register_credentials(
-    issued: Sequence[Issued], *, repo: RevocationRepository, ctx: RevocationContext
+    issued: Sequence[Issued], *, repo: RevocationStore, ctx: RevocationContext
 ) -> list[ChangeOutcome]:
     """Record the status entries of issued credentials, then apply changes that were requested
     for them before they were known. Entries that name a list or index we never reserved are
@@ -240,7 +267,7 @@ def _payload_of(request: ChangeRequest) -> dict[str, Any]:
 async def apply_changes(
     requests: Sequence[ChangeRequest],
     *,
-    repo: RevocationRepository,
+    repo: RevocationStore,
     ctx: RevocationContext,
     park_unknown: bool = True,
     fresh_ids: bool = False,
