@@ -30,7 +30,6 @@ from services.runtime.outbox import Publisher
 
 XAPI_VERSION = "1.0.3"
 LTI_SCORE_MEDIA_TYPE = "application/vnd.ims.lis.v1.score+json"
-MAX_BODY_BYTES = 1024 * 1024
 PROBLEM_BASE = "urn:credstream:problem:ingest:"
 
 
@@ -143,9 +142,7 @@ async def _json_body(request: Request, media_types: tuple[str, ...]) -> Any:
             type_=PROBLEM_BASE + "content_type_unsupported",
             reason="content_type_unsupported",
         )
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise Problem(413, "Payload too large", f"{len(raw)} bytes > {MAX_BODY_BYTES}")
+    raw = await request.body()  # bounded by the runtime's BodyLimit (HTTP_MAX_BODY_BYTES, 1 MiB)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
